@@ -1,0 +1,194 @@
+"""Checkpoint files: no pickle, atomic under crashes, tied weights, state round trips, loading by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+from test_train_toys import NoisyRegression, make_toy, mse_step, toy_config
+from torch import nn
+
+from unloc.train import checkpoint as ckpt_mod
+from unloc.train import fit, latest_checkpoint, load_weights, read_weights, save_weights
+from unloc.train.checkpoint import load_checkpoint_state, save_checkpoint
+from unloc.train.seed import capture_rng_state, restore_rng_state
+from unloc.train.state_io import flatten_state, unflatten_state
+
+
+def _is_safetensors(path: Path) -> bool:
+    raw = path.read_bytes()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    json.loads(raw[8 : 8 + header_len])  # a safetensors file is a length, a JSON header and raw bytes: no pickle
+    return True
+
+
+def _train_one_epoch(tmp_path: Path):
+    model = make_toy(0)
+    hist = fit(model, mse_step, toy_config(tmp_path, epochs=1), dataset=NoisyRegression(), progress=False)
+    return model, hist
+
+
+def test_checkpoint_is_safetensors_plus_json(tmp_path):
+    model, hist = _train_one_epoch(tmp_path)
+    files = sorted(p.name for p in hist.checkpoint.iterdir())
+    assert files == ["model.safetensors", "state.json", "state.safetensors"]
+    assert _is_safetensors(hist.checkpoint / "model.safetensors") and _is_safetensors(hist.checkpoint / "state.safetensors")
+    meta = json.loads((hist.checkpoint / "state.json").read_text())
+    assert meta["step"] == 5 and meta["state"]["epoch"] == 1 and meta["state"]["config"]["global_batch_size"] == 8
+    state = load_checkpoint_state(hist.checkpoint)
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
+    assert set(state["rng"][0]) == {"torch", "cuda", "numpy", "python"}
+    fresh = make_toy(1)
+    report = load_weights(fresh, hist.checkpoint)
+    assert not report.missing and not report.unexpected
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+
+
+def test_optimizer_state_round_trip_continues_identically():
+    model = make_toy(0, dropout=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01, betas=(0.8, 0.99))
+    data = NoisyRegression(jitter=0.0)
+    batch = (data.x[:8], data.y[:8])
+    for _ in range(2):
+        opt.zero_grad()
+        mse_step(model, batch)["loss"].backward()
+        opt.step()
+    tree, tensors = flatten_state({"optimizer": opt.state_dict(), "odd": {1: (2.5, float("nan")), "x": None}})
+    tree = json.loads(json.dumps(tree, allow_nan=False))
+    back = unflatten_state(tree, safetensors_load(safetensors_save(tensors)))  # through bytes, as a checkpoint does
+    assert back["odd"][1][0] == 2.5 and np.isnan(back["odd"][1][1]) and back["odd"]["x"] is None
+    twin = make_toy(0, dropout=0.0)
+    twin.load_state_dict(model.state_dict())
+    twin_opt = torch.optim.AdamW(twin.parameters(), lr=0.01)
+    twin_opt.load_state_dict(back["optimizer"])
+    assert twin_opt.param_groups[0]["betas"] == (0.8, 0.99)
+    for m, o in ((model, opt), (twin, twin_opt)):
+        o.zero_grad()
+        mse_step(m, batch)["loss"].backward()
+        o.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
+
+
+def test_flatten_rejects_unstorable_objects():
+    with pytest.raises(TypeError, match="a/b"):
+        flatten_state({"a": {"b": object()}})
+
+
+def test_rng_state_round_trip():
+    state = capture_rng_state()
+    tree, tensors = flatten_state(state)
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    restore_rng_state(unflatten_state(json.loads(json.dumps(tree)), tensors))
+    second = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1]) and first[2] == second[2]
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(5, 3)
+        self.out = nn.Linear(3, 5, bias=False)
+        self.out.weight = self.embed.weight  # tied: safetensors refuses to store shared memory twice
+        self.register_buffer("table", torch.arange(12.0).reshape(3, 4))
+        self.register_buffer("row", self.table[1], persistent=True)  # a view into another buffer
+
+
+def test_tied_and_view_tensors_are_stored_and_restored(tmp_path):
+    model = Tied()
+    path = save_weights(model, tmp_path / "w.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        stored = set(f.keys())
+    assert "out.weight" not in stored and "embed.weight" in stored  # stored once, the alias is in the metadata
+    back = read_weights(path)
+    assert torch.equal(back["out.weight"], model.embed.weight) and torch.equal(back["row"], torch.arange(4.0, 8.0))
+    fresh = Tied()
+    load_weights(fresh, path)
+    assert torch.equal(fresh.embed.weight, model.embed.weight) and fresh.out.weight is fresh.embed.weight
+
+
+def test_crash_during_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    model, hist = _train_one_epoch(tmp_path)
+    root = hist.checkpoint.parent
+    good = {p.name: p.read_bytes() for p in hist.checkpoint.iterdir()}
+
+    def failing_replace(src, dst):
+        raise OSError("disk died during rename")
+
+    monkeypatch.setattr(ckpt_mod.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk died"):
+        save_checkpoint(root, 99, model_state=model.state_dict(), state={"step": 99}, keep=5)
+    monkeypatch.undo()
+
+    real_save = ckpt_mod.save_file
+
+    def half_write(tensors, filename, metadata=None):
+        real_save(tensors, filename, metadata=metadata)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:50])  # torn write
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_mod, "save_file", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(root, 100, model_state=model.state_dict(), state={"step": 100}, keep=5)
+    monkeypatch.undo()
+
+    assert [p.name for p in root.iterdir()] == [hist.checkpoint.name]  # no temporary or half-written directory
+    assert latest_checkpoint(root) == hist.checkpoint
+    assert {p.name: p.read_bytes() for p in hist.checkpoint.iterdir()} == good
+    assert load_checkpoint_state(hist.checkpoint)["step"] == 5
+
+
+def test_crash_while_exporting_weights_keeps_the_old_file(tmp_path, monkeypatch):
+    path = save_weights(make_toy(0), tmp_path / "final.safetensors")
+    old = path.read_bytes()
+    monkeypatch.setattr(ckpt_mod.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("crash")))
+    with pytest.raises(OSError):
+        save_weights(make_toy(1), path)
+    assert path.read_bytes() == old and os.listdir(tmp_path) == ["final.safetensors"]
+
+
+def test_truncated_file_is_rejected_naming_it(tmp_path):
+    path = save_weights(make_toy(0), tmp_path / "w.safetensors")
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(ValueError, match="w.safetensors"):
+        read_weights(path)
+
+
+def test_keep_prunes_old_checkpoints(tmp_path):
+    model = make_toy(0)
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, model_state=model.state_dict(), state={"s": step}, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000000002", "step-000000003"]
+
+
+def test_strict_load_names_file_and_keys(tmp_path):
+    path = save_weights(make_toy(0), tmp_path / "pre.safetensors")
+    other = make_toy(0, hidden=6)
+    with pytest.raises(ValueError, match=r"pre\.safetensors(.|\n)*shape mismatch(.|\n)*fusion\.0\.weight"):
+        load_weights(other, path, strict=False)  # shapes must agree even in partial loading
+    bigger = nn.ModuleDict({"model": make_toy(0)})
+    with pytest.raises(ValueError, match=r"missing from the file \(6\): model\.fusion"):
+        load_weights(bigger, path)
+
+
+def test_partial_load_ignores_the_head_and_reports(tmp_path):
+    source = make_toy(0)
+    path = save_weights(source, tmp_path / "pretrain.safetensors")
+    target = make_toy(1)
+    target.heads = nn.Linear(8, 7)  # a new task head of another size
+    target.extra = nn.Linear(2, 2)
+    head_before = target.heads.weight.detach().clone()
+    report = load_weights(target, path, strict=False, ignore_prefixes=("heads",))
+    assert report.ignored == ["heads.bias", "heads.weight"]
+    assert report.missing == ["extra.bias", "extra.weight"] and report.unexpected == []
+    assert torch.equal(target.fusion[0].weight, source.fusion[0].weight)
+    assert torch.equal(target.heads.weight, head_before)
+    assert "missing (2)" in report.summary() and "loaded 4 tensors" in report.summary()

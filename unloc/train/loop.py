@@ -1,0 +1,259 @@
+"""The training loop: task-agnostic updates with the official recipe, logging, checkpoints, resume and DDP.
+
+The task supplies `step_fn(model, batch) -> {"loss": scalar, ...}`; the loop does the rest of an update as the
+official code does (reference/unloc-official.md section 4): gradients averaged over the global batch (ranks and
+accumulation micro-steps), global-norm clipping, SGD (or AdamW) with the scheduled, per-module learning rate. It stops
+with `NonFiniteLossError` before a non-finite loss or gradient can touch the weights, and writes a checkpoint every
+`checkpoint_every_epochs` epochs (optionally every `checkpoint_every_steps` updates) and at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from unloc.train.batches import StepSource, move_to_device
+from unloc.train.checkpoint import list_checkpoints, remove_checkpoint
+from unloc.train.config import TrainConfig
+from unloc.train.distributed import all_reduce_mean, barrier, default_device, world_info, wrap_ddp
+from unloc.train.optim import LrSchedule, apply_lr, build_optimizer, clip_gradients
+from unloc.train.resume import Position, restore_rank_rng, resume_training, write_training_checkpoint
+from unloc.train.runlog import RunLog
+
+StepFn = Callable[[nn.Module, Any], dict[str, Any]]
+CHECKPOINT_SUBDIR = "checkpoints"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss component or the gradient norm became NaN or infinite; the update was not applied.
+
+    Attributes:
+        step: the 1-based number of the update that failed.
+        components: the logged values of that update (rank mean), the offending ones included.
+    """
+
+    def __init__(self, message: str, *, step: int, components: dict[str, float]) -> None:
+        super().__init__(message)
+        self.step, self.components = step, components
+
+
+@dataclass
+class History:
+    """What `fit` returns on rank 0 (empty lists elsewhere): the step and epoch records, and the last checkpoint."""
+
+    steps: list[dict[str, Any]]
+    epochs: list[dict[str, Any]]
+    checkpoint: Path | None
+
+
+def set_train_mode(model: nn.Module, frozen_modules: Sequence[str] = ()) -> list[str]:
+    """`model.train()`, then `eval()` on every submodule whose parameters are all frozen or that is listed.
+
+    Frozen towers thus keep dropout off and normalisation statistics fixed while the rest trains.
+
+    Args:
+        model: the unwrapped model.
+        frozen_modules: extra submodule names (as in `named_modules`) to keep in eval mode.
+
+    Returns:
+        The names of the submodules put in eval mode (outermost only).
+    """
+    modules = dict(model.named_modules())
+    unknown = [name for name in frozen_modules if name not in modules]
+    if unknown:
+        raise ValueError(f"frozen_modules {unknown} are not submodules of {type(model).__name__}")
+    model.train()
+    put: list[str] = []
+    for name, module in modules.items():
+        if any(p == "" or name.startswith(p + ".") for p in put):
+            continue
+        params = list(module.parameters())
+        if name in frozen_modules or (params and not any(p.requires_grad for p in params)):
+            module.eval()
+            put.append(name)
+    return put
+
+
+def _autocast(cfg: TrainConfig, device: torch.device, cpu_autocast: bool) -> Callable[[], Any]:
+    if cfg.precision == "bf16" and (device.type == "cuda" or cpu_autocast):
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    if cfg.precision == "bf16":
+        warnings.warn("precision 'bf16' on the CPU runs in float32; pass cpu_autocast=True to autocast anyway")
+    return nullcontext
+
+
+def _logged_values(out: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss to backpropagate and every entry's rank-mean value (one collective, one host sync)."""
+    if not isinstance(out, dict) or not isinstance(out.get("loss"), torch.Tensor):
+        raise TypeError(f"step_fn must return a dict with a tensor 'loss', got {type(out).__name__} at step {step}")
+    loss = out["loss"]
+    if loss.numel() != 1 or not loss.requires_grad:
+        raise ValueError(f"step_fn's 'loss' must be a scalar that requires grad (step {step}); got shape "
+                         f"{tuple(loss.shape)}, requires_grad={loss.requires_grad}")
+    keys = sorted(out)
+    for k in keys:
+        if isinstance(out[k], torch.Tensor) and out[k].numel() != 1:
+            raise ValueError(f"step_fn entry {k!r} must be a scalar to be logged, got shape {tuple(out[k].shape)}")
+    stacked = torch.stack([torch.as_tensor(out[k], device=loss.device).detach().float().reshape(()) for k in keys])
+    return loss, dict(zip(keys, all_reduce_mean(stacked).tolist()))
+
+
+def _update(train_model: nn.Module, step_fn: StepFn, micro_batches: list[Any], *, optimizer: torch.optim.Optimizer,
+            trainable: list[nn.Parameter], cfg: TrainConfig, device: torch.device, autocast: Callable[[], Any],
+            step: int) -> tuple[dict[str, float], float]:
+    """One update over this rank's micro-batches; returns the logged means and the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    n = len(micro_batches)
+    means: dict[str, float] = {}
+    ddp = isinstance(train_model, nn.parallel.DistributedDataParallel)
+    for i, batch in enumerate(micro_batches):
+        batch = move_to_device(batch, device)
+        with train_model.no_sync() if ddp and i < n - 1 else nullcontext():
+            with autocast():
+                out = step_fn(train_model, batch)
+            loss, values = _logged_values(out, step)
+            bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+            if bad:  # every rank sees the same means, so every rank stops here, before any backward
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {step} (micro-step {i + 1}/{n}): "
+                    + ", ".join(f"{k}={v}" for k, v in bad.items()) + "; the update was not applied",
+                    step=step, components=values)
+            (loss / n).backward()
+        for k, v in values.items():
+            means[k] = means.get(k, 0.0) + v / n
+    norm = float(clip_gradients(trainable, cfg.clip_grad_norm))
+    if not math.isfinite(norm):
+        raise NonFiniteLossError(f"non-finite gradient norm ({norm}) at step {step}; the update was not applied",
+                                 step=step, components={**means, "grad_norm": norm})
+    optimizer.step()
+    return means, norm
+
+
+def _evaluate(eval_fn: Callable | None, model: nn.Module, epoch: int) -> dict[str, float]:
+    if eval_fn is None:
+        return {}
+    model.eval()
+    with torch.no_grad():
+        metrics = eval_fn(model, epoch) or {}
+    return {f"eval/{k}": float(v) for k, v in metrics.items()}
+
+
+def _check_weights(model: nn.Module, step: int) -> None:
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise NonFiniteLossError(f"non-finite weights after step {step} ({bad[:5]}); no checkpoint written",
+                                 step=step, components={})
+
+
+def fit(
+    model: nn.Module, step_fn: StepFn, cfg: TrainConfig, *, dataset: Dataset | None = None,
+    collate_fn: Callable | None = None, batches: Callable[..., Iterable] | None = None,
+    steps_per_epoch: int | None = None, resume: bool = False, eval_fn: Callable[[nn.Module, int], dict] | None = None,
+    on_step_end: Callable[[int, dict], None] | None = None, frozen_modules: Sequence[str] = (),
+    device: str | torch.device | None = None, find_unused_parameters: bool = False, cpu_autocast: bool = False,
+    progress: bool = True,
+) -> History:
+    """Train `model` for `cfg.epochs` epochs; call it on every rank (see `launch`).
+
+    Args:
+        model: the model, with frozen parameters already `requires_grad=False`; moved to `device`.
+        step_fn: (model, micro-batch on device) -> {"loss": scalar tensor, other scalars to log}. The loss must be a
+            per-sample mean over the micro-batch, so that the rank and micro-step mean is the global-batch mean. Under
+            DDP `model` is the DDP wrapper: run the trainable computation through `model(...)` (its forward), and
+            reach other attributes through `model.module`.
+        cfg: the training config; `cfg.world_size` must equal the number of running ranks.
+        dataset: map-style training set; the trainer orders, shards and loads it (`make_loader`).
+        collate_fn: list of samples -> batch, for `dataset`.
+        batches: instead of `dataset`, `epoch -> iterable of this rank's micro-batches` (optional `start_step=`).
+        steps_per_epoch: updates per epoch with `batches` (default len(batches(0)) // grad_accum_steps).
+        resume: continue from the newest checkpoint in `cfg.out_dir` (a fresh run if none); False starts fresh and
+            removes that directory's old checkpoints.
+        eval_fn: (unwrapped model in eval mode, epoch) -> metrics, called on every rank after every epoch under
+            no_grad; rank 0's metrics go into the epoch summary as `eval/<name>`.
+        on_step_end: (step, record) after every update (and its checkpoint), on every rank.
+        frozen_modules: submodules kept in eval mode besides those whose parameters are all frozen.
+        device: default cuda:<local rank> when available, else CPU.
+        find_unused_parameters: passed to DDP (for models whose trainable parameters skip some steps).
+        cpu_autocast: with precision 'bf16', also autocast on the CPU.
+        progress: show the progress bar (rank 0).
+
+    Returns:
+        The `History` (step and epoch records as written to history.jsonl / epochs.jsonl, last checkpoint).
+    """
+    info = world_info()
+    if info.world_size != cfg.world_size:
+        raise ValueError(f"cfg.world_size={cfg.world_size} but {info.world_size} process(es) are running: start them "
+                         "with unloc.train.launch (or torchrun)")
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    model.to(device)
+    source = StepSource(cfg, rank=info.rank, world_size=info.world_size, dataset=dataset, collate_fn=collate_fn,
+                        batches=batches, steps_per_epoch=steps_per_epoch, pin_memory=device.type == "cuda")
+    spe = source.steps_per_epoch
+    optimizer = build_optimizer(model, cfg)
+    schedule = LrSchedule.from_config(cfg, spe)
+    out_dir = Path(cfg.out_dir)
+    root = out_dir / CHECKPOINT_SUBDIR
+    pos, ckpt, rng_states = Position(), None, None
+    if resume:
+        pos, ckpt, rng_states = resume_training(root, model=model, optimizer=optimizer, cfg=cfg, steps_per_epoch=spe)
+    elif info.rank == 0:
+        for old in list_checkpoints(root):
+            remove_checkpoint(old)
+    barrier()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    train_model = wrap_ddp(model, device, find_unused_parameters=find_unused_parameters)
+    autocast = _autocast(cfg, device, cpu_autocast)
+    log = RunLog(out_dir, enabled=info.rank == 0, total_steps=cfg.epochs * spe, start_step=pos.step,
+                 progress=progress)
+
+    def save() -> Path | None:
+        _check_weights(model, pos.step)
+        pos.elapsed_sec = time.perf_counter() - t_start
+        return write_training_checkpoint(root, model=model, optimizer=optimizer, cfg=cfg, pos=pos,
+                                         steps_per_epoch=spe)
+
+    if rng_states is not None:
+        restore_rank_rng(rng_states, ckpt)  # last, so that nothing between here and the first update draws
+    t_start = time.perf_counter() - pos.elapsed_sec
+    try:
+        while pos.epoch < cfg.epochs:
+            epoch = pos.epoch
+            set_train_mode(model, frozen_modules)
+            if train_model is not model:
+                train_model.training = True  # the DDP wrapper's own flag
+            t_prev = time.perf_counter()
+            for micro_batches in source.epoch(epoch, pos.step_in_epoch):
+                lr = apply_lr(optimizer, schedule, pos.step)
+                values, norm = _update(train_model, step_fn, micro_batches, optimizer=optimizer, trainable=trainable,
+                                       cfg=cfg, device=device, autocast=autocast, step=pos.step + 1)
+                pos.step, pos.step_in_epoch = pos.step + 1, pos.step_in_epoch + 1
+                now = time.perf_counter()
+                record = {"step": pos.step, "epoch": epoch, "lr": lr, **values, "grad_norm": norm,
+                          "samples_per_sec": cfg.global_batch_size / max(now - t_prev, 1e-9), "time_sec": now - t_start}
+                t_prev = now
+                log.log_step(record)
+                every = cfg.checkpoint_every_steps
+                if every and pos.step % every == 0 and pos.step_in_epoch < spe:
+                    ckpt = save()
+                if on_step_end is not None:
+                    on_step_end(pos.step, record)
+            log.log_epoch(epoch, _evaluate(eval_fn, model, epoch))
+            pos.epoch, pos.step_in_epoch = epoch + 1, 0
+            every = cfg.checkpoint_every_epochs
+            if pos.epoch == cfg.epochs or (every and pos.epoch % every == 0):
+                ckpt = save()
+    finally:
+        log.close()
+    return History(steps=log.steps, epochs=log.epochs, checkpoint=ckpt)
