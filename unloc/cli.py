@@ -12,6 +12,7 @@ import sys
 
 _COMMAND_MODULES = (
     "unloc.data.check",
+    "unloc.data.miniworld.generate",
 )
 
 

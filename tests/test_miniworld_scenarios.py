@@ -1,0 +1,159 @@
+"""Mini-world scenarios: captions need appearance and motion, TAL/COIN shapes, zero-shot splits (no rendering)."""
+
+import numpy as np
+import pytest
+
+from unloc.data.miniworld.clips import frame_caption_pair, kinetics_clip
+from unloc.data.miniworld.localization import coin_taxonomy, coin_video, tal_classes, tal_video, zero_shot_split
+from unloc.data.miniworld.queries import anet_captions_video, charades_video, qvh_video, saliency
+from unloc.data.miniworld.schedule import windows_of
+from unloc.data.miniworld.sizes import SIZES, PairSize, SetSize
+from unloc.data.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, tal_class_name
+
+SEEDS = range(12)
+
+
+def _parse(text):
+    """(colour, shape, verb phrase) of a generated caption."""
+    words = text.lower().strip().rstrip(".").replace(" on the screen", "").split()
+    for i, w in enumerate(words):
+        if w in COLOURS and i + 1 < len(words) and words[i + 1] in SHAPES:
+            rest = " ".join(words[i + 2:]).removeprefix("as it ")
+            return w, words[i + 1], rest
+    raise AssertionError(f"no colour + shape in {text!r}")
+
+
+def _action(verb):
+    return next(a.key for a in ACTION_BY_KEY.values() if a.verb == verb)
+
+
+def _overlaps(a0, a1, b0, b1):
+    return a0 < b1 and b0 < a1
+
+
+def _check_distractors(scene, colour, action, windows):
+    """Every window has a same-colour object acting otherwise and an other-colour object acting alike."""
+    events = [(scene.things[i], a) for i, a in scene.events()]
+    for s, e in windows:
+        near = [(t, a) for t, a in events if _overlaps(a.start_sec, a.end_sec, s, e)]
+        assert any(t.colour == colour and a.action != action for t, a in near), (colour, action, s, e)
+        assert any(t.colour != colour and a.action == action for t, a in near), (colour, action, s, e)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_charades_queries_unique_and_confusable(seed):
+    spec = SetSize(4, 15.0, 30.0)
+    scene, rec = charades_video(np.random.default_rng(seed), spec, 4)
+    assert 2 <= len(rec["queries"]) <= 4 and len({q[0] for q in rec["queries"]}) == len(rec["queries"])
+    for text, s, e in rec["queries"]:
+        colour, shape, verb = _parse(text)
+        action = _action(verb)
+        assert windows_of(scene, colour, shape, action) == [(s, e)]  # exactly one window, the annotated one
+        assert 0 <= s < e <= scene.duration_sec and abs(s * 10 - round(s * 10)) < 1e-6
+        _check_distractors(scene, colour, action, [(s, e)])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_qvhighlights_windows_on_clip_grid(seed):
+    scene, rec = qvh_video(np.random.default_rng(seed), SetSize(4, 150.0, 150.0), 4)
+    assert scene.duration_sec == 150.0 and 1 <= len(rec["queries"]) <= 2
+    for q in rec["queries"]:
+        colour, shape, verb = _parse(q["query"])
+        action = _action(verb)
+        windows = [tuple(w) for w in q["relevant_windows"]]
+        assert windows_of(scene, colour, shape, action) == windows
+        assert all(s % 2 == 0 and e % 2 == 0 and s < e for s, e in windows)
+        assert q["relevant_clip_ids"] == [c for s, e in windows for c in range(s // 2, e // 2)]
+        assert len(q["saliency_scores"]) == len(q["relevant_clip_ids"])
+        assert all(len(x) == 3 and all(0 <= v <= 4 for v in x) for x in q["saliency_scores"])
+        _check_distractors(scene, colour, action, windows)
+
+
+def test_saliency_peaks_mid_window():
+    rng = np.random.default_rng(0)
+    centre, edge = [], []
+    for _ in range(200):
+        _, scores = saliency(rng, ((10.0, 30.0),))  # clips 5..14
+        edge += scores[0] + scores[-1]
+        centre += scores[4] + scores[5]
+    assert np.mean(centre) > np.mean(edge) + 1.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_anet_captions_paragraph(seed):
+    scene, rec = anet_captions_video(np.random.default_rng(seed), SetSize(4, 60.0, 120.0), 4)
+    stamps, sentences = rec["timestamps"], rec["sentences"]
+    assert len(stamps) == len(sentences) >= 2
+    assert sentences[0][0].isupper() and all(s.startswith(" ") and s[1].isupper() for s in sentences[1:])
+    assert stamps == sorted(stamps)
+    covered = sum(e - s for s, e in stamps)
+    assert covered > 0.5 * scene.duration_sec
+    for (s, e), text in zip(stamps, sentences, strict=True):
+        colour, shape, verb = _parse(text)
+        assert windows_of(scene, colour, shape, _action(verb)) == [(s, e)]
+        _check_distractors(scene, colour, _action(verb), [(s, e)])
+
+
+def test_tal_videos_have_varied_overlapping_instances():
+    spec = SetSize(4, 30.0, 60.0)
+    names = {tal_class_name(*c) for c in tal_classes()}
+    fractions, any_overlap = [], False
+    for seed in range(60):
+        scene, rec = tal_video(np.random.default_rng(seed), spec, 4)
+        segs = [a["segment"] for a in rec["annotations"]]
+        assert len(segs) == len(scene.events()) and {a["label"] for a in rec["annotations"]} <= names
+        assert all(0 <= s and s + 1.0 - 1e-6 <= e <= scene.duration_sec for s, e in segs)
+        fractions += [(e - s) / scene.duration_sec for s, e in segs]
+        any_overlap |= any(_overlaps(*a, *b) for i, a in enumerate(segs) for b in segs[i + 1:])
+    assert any_overlap and min(fractions) < 0.05 and max(fractions) > 0.6
+
+
+def test_zero_shot_splits():
+    classes = [tal_class_name(*c) for c in tal_classes()]
+    for frac, n_unseen in ((0.75, 11), (0.5, 22)):
+        splits = [zero_shot_split(0, frac, k) for k in range(3)]
+        assert len({tuple(s["unseen"]) for s in splits}) == 3
+        assert zero_shot_split(0, frac, 1) == splits[1]
+        for s in splits:
+            assert len(s["unseen"]) == n_unseen and sorted(s["seen"] + s["unseen"]) == sorted(classes)
+            seen_words = {w for c in s["seen"] for w in c.split()}
+            assert all(set(c.split()) <= seen_words for c in s["unseen"])
+
+
+def test_coin_steps_in_order_with_background():
+    tasks = coin_taxonomy(0)
+    step_triples = {(t.colour, t.shape, a) for t in tasks for _, a, _ in t.steps}
+    assert len({(t.colour, t.shape) for t in tasks}) == len(tasks)
+    background = []
+    for seed in range(30):
+        scene, rec = coin_video(np.random.default_rng(seed), SIZES["default"].coin, 4, tasks)
+        task = rec["task"]
+        ids = [int(a["id"]) for a in rec["annotation"]]
+        assert ids == sorted(ids) and set(ids) <= {i for i, _, _ in task.steps}
+        labels = {i: label for i, _, label in task.steps}
+        assert all(labels[int(a["id"])] == a["label"] for a in rec["annotation"])
+        assert rec["start"] <= rec["annotation"][0]["segment"][0] and rec["end"] >= rec["annotation"][-1]["segment"][1]
+        step_events = [(t, a) for t in scene.things for a in t.acts if (t.colour, t.shape, a.action) in step_triples]
+        assert len(step_events) == len(ids)  # distractors never perform any task's step
+        background.append(1 - sum(e - s for s, e in (a["segment"] for a in rec["annotation"])) / scene.duration_sec)
+    assert 0.5 < np.mean(background) < 0.7
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kinetics_clip_is_mostly_action(seed):
+    size = SIZES["default"]
+    scene, rec = kinetics_clip(np.random.default_rng(seed), size)
+    assert rec["time_end"] - rec["time_start"] == scene.duration_sec
+    (idx, act), = scene.events()
+    actor = scene.things[idx]
+    assert rec["label"] == f"{actor.colour} shape {ACTION_BY_KEY[act.action].gerund}"
+    assert act.end_sec - act.start_sec >= 0.75 * scene.duration_sec - 0.25
+
+
+def test_pair_frames_and_captions():
+    size = SIZES["tiny"]
+    size = type(size)(**{**size.__dict__, "pairs": PairSize(4, 3)})
+    frames, rec = frame_caption_pair(np.random.default_rng(0), size)
+    assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.uint8
+    assert _parse(rec["caption"])[:2] == (rec["colour"], rec["shape"])
+    assert ACTION_BY_KEY[rec["action"]].verb in rec["caption"] and len(rec["time_sec"]) == 3

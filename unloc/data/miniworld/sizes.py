@@ -1,0 +1,111 @@
+"""How big the mini-world is: frame size, frame rate, and the number and length of videos of each dataset.
+
+`WorldSize` is frozen; `SIZES` holds the presets (`default` for the study, `tiny` for tests and smoke runs) and
+`override` applies dotted `key=value` changes such as `anet13.num_videos=40` from the command line or params.yaml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SetSize:
+    """One video dataset: how many videos and the range of their durations (seconds)."""
+
+    num_videos: int
+    min_sec: float
+    max_sec: float
+
+
+@dataclass(frozen=True)
+class PairSize:
+    """The frame–caption set for the two-tower model: pairs, and frames stored per pair (spread over the act)."""
+
+    num_pairs: int
+    frames_per_pair: int
+
+
+@dataclass(frozen=True)
+class WorldSize:
+    """All sizes of one mini-world. Defaults are the `default` preset (a few minutes on 2 cores)."""
+
+    frame_px: int = 64
+    fps: int = 4
+    kinetics: SetSize = field(default_factory=lambda: SetSize(480, 2.0, 4.0))
+    anet13: SetSize = field(default_factory=lambda: SetSize(200, 30.0, 60.0))
+    charades_sta: SetSize = field(default_factory=lambda: SetSize(200, 15.0, 30.0))
+    qvhighlights: SetSize = field(default_factory=lambda: SetSize(80, 150.0, 150.0))
+    anet_captions: SetSize = field(default_factory=lambda: SetSize(80, 60.0, 120.0))
+    coin: SetSize = field(default_factory=lambda: SetSize(100, 40.0, 80.0))
+    pairs: PairSize = field(default_factory=lambda: PairSize(4000, 4))
+
+    def __post_init__(self):
+        if self.frame_px % 2 or self.frame_px < 16:
+            raise ValueError(f"frame_px must be even and >= 16 (H.264 yuv420p), got {self.frame_px}")
+        if self.fps < 1:
+            raise ValueError(f"fps must be >= 1, got {self.fps}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, SetSize) and not (value.num_videos >= 2 and 0 < value.min_sec <= value.max_sec):
+                raise ValueError(f"{f.name}: need num_videos >= 2 (one per split) and 0 < min_sec <= max_sec, "
+                                 f"got {value}")
+        if self.qvhighlights.max_sec % 2:
+            raise ValueError(f"qvhighlights.max_sec must be a multiple of the 2 s clip, got {self.qvhighlights.max_sec}")
+
+
+SIZES: dict[str, WorldSize] = {
+    "default": WorldSize(),
+    "tiny": WorldSize(
+        frame_px=32,
+        fps=4,
+        kinetics=SetSize(12, 2.0, 3.0),
+        anet13=SetSize(6, 12.0, 20.0),
+        charades_sta=SetSize(6, 8.0, 12.0),
+        qvhighlights=SetSize(3, 30.0, 30.0),
+        anet_captions=SetSize(4, 20.0, 30.0),
+        coin=SetSize(6, 16.0, 24.0),
+        pairs=PairSize(64, 2),
+    ),
+}
+
+
+def _parse(text: str, like: object) -> object:
+    if isinstance(like, bool):
+        raise TypeError("no boolean sizes")
+    if isinstance(like, int):
+        return int(text)
+    if isinstance(like, float):
+        return float(text)
+    raise TypeError(f"cannot set a {type(like).__name__} from text")
+
+
+def override(size: WorldSize, assignments: list[str]) -> WorldSize:
+    """Apply `key=value` or `dataset.key=value` assignments.
+
+    Args:
+        size: the starting sizes.
+        assignments: e.g. ["fps=8", "anet13.num_videos=40"].
+
+    Returns:
+        A new `WorldSize` (validated again).
+
+    Raises:
+        ValueError: on an unknown key or a malformed assignment, naming it.
+    """
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) > 2:
+            raise ValueError(f"size override {item!r}: expected key=value or dataset.key=value")
+        try:
+            if len(parts) == 1:
+                size = dataclasses.replace(size, **{parts[0]: _parse(text, getattr(size, parts[0]))})
+            else:
+                inner = getattr(size, parts[0])
+                new_inner = dataclasses.replace(inner, **{parts[1]: _parse(text, getattr(inner, parts[1]))})
+                size = dataclasses.replace(size, **{parts[0]: new_inner})
+        except (AttributeError, TypeError) as err:
+            raise ValueError(f"size override {item!r}: {err}") from err
+    return size
