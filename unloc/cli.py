@@ -13,6 +13,7 @@ import sys
 _COMMAND_MODULES = (
     "unloc.data.check",
     "unloc.data.miniworld.generate",
+    "unloc.data.extract",
 )
 
 

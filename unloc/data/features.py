@@ -1,0 +1,315 @@
+"""A cache of per-frame image-tower features, keyed by everything that determines them.
+
+With a frozen image tower (the paper's best moment-retrieval setting, §4.3), each video's frames give the same tokens
+every epoch, so `unloc extract-features` encodes them once. A cache directory is `<root>/<key>/`, where `key` hashes
+the tower, checkpoint, frame token, sampling and preprocessing (`feature_spec`); it holds `manifest.json` (the spec)
+and one `<video_id>.safetensors` per video with `features` (t, d) and, per row, `timestamps_sec`, `mask` and the
+video's `frame_idx`, so features always map back to the video's own timeline. Files are written to a temporary name,
+fsynced and renamed, and carry metadata (sizes, key, checksum) that the reader checks, so an interrupted run never
+leaves a file that reads as valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import safetensors
+import safetensors.torch
+import torch
+
+from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.transforms import FrameTransform
+
+FORMAT = "unloc-features"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+_META_FIELDS = ("format", "version", "key", "video_id", "num_samples", "dim", "dtype", "checksum", "video_path",
+                "duration_sec", "video_num_frames", "video_fps")
+_TEMP = re.compile(r"^\..+\.(?P<host>[^.]+)\.(?P<pid>\d+)\.tmp$")  # .<name>.<host>.<pid>.tmp
+
+
+class CacheEntryError(RuntimeError):
+    """A cached file that is missing, truncated, corrupt or from another cache key; `path` names it."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"feature cache entry {self.path} is unusable: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+class CacheMismatchError(ValueError):
+    """No cache under a root was built with the requested settings."""
+
+
+@dataclass
+class CachedFeatures:
+    """One video's cached features. features (t, d), timestamps_sec float64 (t,), mask bool (t,), frame_idx (t,)."""
+
+    features: torch.Tensor
+    timestamps_sec: torch.Tensor
+    mask: torch.Tensor
+    frame_idx: torch.Tensor
+    video_path: str
+    duration_sec: float
+    num_frames: int
+    fps: float
+
+
+def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_identity(pretrained: str | os.PathLike) -> str:
+    """'sha256:<hex>' for a checkpoint file, 'tag:<name>' for a named pretrained tag (e.g. open_clip's 'openai')."""
+    if pretrained is None or str(pretrained) == "":
+        raise ValueError("a feature cache needs fixed tower weights: give a checkpoint file or a pretrained tag")
+    path = Path(pretrained)
+    return f"sha256:{file_sha256(path)}" if path.is_file() else f"tag:{pretrained}"
+
+
+def sampling_spec(sampling: LinspaceSampling | FpsSampling) -> dict:
+    """The part of a sampling that fixes which frames are encoded (fps windows are cut later from the cached stream)."""
+    if isinstance(sampling, LinspaceSampling):
+        return {"kind": "linspace", "num_frames": sampling.num_frames}
+    return {"kind": "fps", "fps": float(sampling.fps)}
+
+
+def feature_spec(*, tower: str | dict, checkpoint: str, frame_token: str, sampling: LinspaceSampling | FpsSampling,
+                 transform: FrameTransform, dtype: str = "float16") -> dict:
+    """Everything that determines the cached features, as JSON-able data.
+
+    Args:
+        tower: architecture name (e.g. 'ViT-B-16') or its full config dict.
+        checkpoint: `checkpoint_identity` of the weights.
+        frame_token: which token represents a frame ('cls' or 'mean').
+        sampling: frame sampling.
+        transform: the test-time preprocessing (random augmentation cannot be cached).
+        dtype: 'float16' or 'float32' storage.
+    """
+    if transform.train:
+        raise ValueError("cached features use the test-time transform (centre crop); got a training transform")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
+    return {"format": FORMAT, "version": FORMAT_VERSION, "tower": tower, "checkpoint": checkpoint,
+            "frame_token": frame_token, "sampling": sampling_spec(sampling), "preprocess": transform.to_dict(),
+            "dtype": dtype}
+
+
+def feature_key(spec: dict) -> str:
+    """First 16 hex digits of the sha256 of the spec's canonical JSON."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, fsync it, rename it over `path`, fsync the directory."""
+    temp = path.parent / f".{path.name}.{socket.gethostname().split('.')[0]}.{os.getpid()}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _checksum(*tensors: torch.Tensor) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for tensor in tensors:
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _header_metadata(data: bytes) -> dict:
+    """The `__metadata__` of a safetensors blob (8-byte little-endian header length, then JSON)."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+class FeatureCache:
+    """The cache directory of one feature spec: `<root>/<feature_key(spec)>/`.
+
+    Args:
+        root: cache root shared by all specs.
+        spec: `feature_spec(...)` output.
+    """
+
+    def __init__(self, root: str | os.PathLike, spec: dict):
+        self.root, self.spec, self.key = Path(root), spec, feature_key(spec)
+        self.dir = self.root / self.key
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, spec: dict) -> FeatureCache:
+        """Make the directory and its manifest (or check an existing manifest matches the spec)."""
+        cache = cls(root, spec)
+        cache.dir.mkdir(parents=True, exist_ok=True)
+        manifest = cache.dir / "manifest.json"
+        if manifest.exists():
+            if json.loads(manifest.read_text()) != json.loads(json.dumps(spec)):
+                raise CacheMismatchError(f"{manifest} holds a different spec under the same key {cache.key}")
+        else:
+            atomic_write_bytes(manifest, json.dumps(spec, indent=2, sort_keys=True).encode())
+        return cache
+
+    @classmethod
+    def open(cls, cache_dir: str | os.PathLike) -> FeatureCache:
+        """An existing cache directory, from its manifest."""
+        manifest = Path(cache_dir) / "manifest.json"
+        if not manifest.is_file():
+            raise CacheMismatchError(f"{cache_dir} is not a feature cache (no manifest.json)")
+        cache = cls(Path(cache_dir).parent, json.loads(manifest.read_text()))
+        if cache.dir.resolve() != Path(cache_dir).resolve():
+            raise CacheMismatchError(f"{manifest} does not hash to its directory name (got key {cache.key})")
+        return cache
+
+    def path(self, video_id: str) -> Path:
+        if not video_id or video_id.startswith(".") or "/" in video_id or os.sep in video_id:
+            raise ValueError(f"video id {video_id!r} cannot name a cache file")
+        return self.dir / f"{video_id}{SUFFIX}"
+
+    def write(self, video_id: str, features: torch.Tensor, timestamps_sec: torch.Tensor, mask: torch.Tensor,
+              frame_idx: torch.Tensor, *, video_path: str, duration_sec: float, num_frames: int, fps: float) -> Path:
+        """Store one video atomically.
+
+        Args:
+            video_id: file name stem.
+            features: (t, d) per-frame tokens; stored as the spec's dtype.
+            timestamps_sec: (t,) time of each frame.
+            mask: (t,) True = real frame.
+            frame_idx: (t,) index of each sampled frame in the video.
+            video_path, duration_sec, num_frames, fps: facts about the source video, kept in the metadata.
+        """
+        features = features.detach().to("cpu", getattr(torch, self.spec["dtype"])).contiguous()
+        timestamps_sec = timestamps_sec.detach().to("cpu", torch.float64).contiguous()
+        mask = mask.detach().to("cpu", torch.bool).contiguous()
+        frame_idx = frame_idx.detach().to("cpu", torch.int64).contiguous()
+        shapes = [tuple(t.shape) for t in (timestamps_sec, mask, frame_idx)]
+        if features.ndim != 2 or any(shape != (len(features),) for shape in shapes):
+            raise ValueError(f"bad shapes: features {tuple(features.shape)}, others {shapes}")
+        meta = {"format": FORMAT, "version": str(FORMAT_VERSION), "key": self.key, "video_id": video_id,
+                "num_samples": str(features.shape[0]), "dim": str(features.shape[1]), "dtype": self.spec["dtype"],
+                "checksum": _checksum(features, timestamps_sec, mask, frame_idx), "video_path": str(video_path),
+                "duration_sec": repr(float(duration_sec)), "video_num_frames": str(int(num_frames)),
+                "video_fps": repr(float(fps))}
+        tensors = {"features": features, "timestamps_sec": timestamps_sec, "mask": mask, "frame_idx": frame_idx}
+        path = self.path(video_id)
+        atomic_write_bytes(path, safetensors.torch.save(tensors, metadata=meta))
+        return path
+
+    def read(self, video_id: str) -> CachedFeatures:
+        """Load and validate one video's entry; raises `CacheEntryError` naming the file when it is unusable."""
+        path = self.path(video_id)
+        if not path.is_file():
+            raise CacheEntryError(path, "not extracted yet (file missing)")
+        data = path.read_bytes()
+        try:
+            meta, tensors = _header_metadata(data), safetensors.torch.load(data)
+        except (safetensors.SafetensorError, ValueError, struct.error, UnicodeDecodeError) as err:
+            raise CacheEntryError(path, f"not a readable safetensors file ({err})") from err
+        missing = [name for name in _META_FIELDS if name not in meta]
+        if missing or meta["format"] != FORMAT or meta["version"] != str(FORMAT_VERSION):
+            raise CacheEntryError(path, f"incomplete or foreign metadata (missing {missing})")
+        if meta["key"] != self.key or meta["video_id"] != video_id:
+            raise CacheEntryError(path, f"written for key {meta['key']} / video {meta['video_id']}")
+        count, dim = int(meta["num_samples"]), int(meta["dim"])
+        columns = [tensors.get(name) for name in ("timestamps_sec", "mask", "frame_idx")]
+        features = tensors.get("features")
+        if features is None or features.shape != (count, dim) or \
+                any(column is None or column.shape != (count,) for column in columns):
+            raise CacheEntryError(path, f"tensors do not match the recorded size ({count}, {dim})")
+        if _checksum(features, *columns) != meta["checksum"]:
+            raise CacheEntryError(path, "checksum mismatch (corrupt data)")
+        return CachedFeatures(features, *columns, meta["video_path"], float(meta["duration_sec"]),
+                              int(meta["video_num_frames"]), float(meta["video_fps"]))
+
+    def is_valid(self, video_id: str) -> bool:
+        """True when the entry exists and passes every check of `read`."""
+        try:
+            self.read(video_id)
+        except CacheEntryError:
+            return False
+        return True
+
+    def missing(self, video_ids: Iterable[str]) -> list[str]:
+        """Ids without a cache file (cheap existence check; `read` validates the contents)."""
+        return [video_id for video_id in video_ids if not self.path(video_id).is_file()]
+
+    def remove_stale_temp_files(self) -> int:
+        """Delete temporary files left by killed writers on this host (dead pid); returns how many."""
+        host, removed = socket.gethostname().split(".")[0], 0
+        for temp in self.dir.glob(".*.tmp"):
+            match = _TEMP.match(temp.name)
+            if match and match["host"] == host and not _pid_alive(int(match["pid"])):
+                temp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_features(cache_dir: str | os.PathLike, video_id: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(features (t, d), timestamps_sec (t,), mask (t,)) of one video from a cache directory `<root>/<key>`."""
+    entry = FeatureCache.open(cache_dir).read(video_id)
+    return entry.features, entry.timestamps_sec, entry.mask
+
+
+def find_cache(root: str | os.PathLike, spec: dict) -> FeatureCache:
+    """The existing cache for `spec` under `root`; otherwise `CacheMismatchError` listing how the caches there differ."""
+    cache = FeatureCache(root, spec)
+    if (cache.dir / "manifest.json").is_file():
+        return cache
+    lines = [f"no feature cache under {root} for key {cache.key}"]
+    for manifest in sorted(Path(root).glob("*/manifest.json")):
+        other = json.loads(manifest.read_text())
+        diffs = [f"{name}: cached {other.get(name)!r} != wanted {spec.get(name)!r}"
+                 for name in sorted(set(spec) | set(other)) if other.get(name) != spec.get(name)]
+        lines.append(f"  {manifest.parent.name}: " + "; ".join(diffs))
+    raise CacheMismatchError("\n".join(lines))
+
+
+def cache_applies(root: str | os.PathLike | None, spec: dict, *, image_tower_frozen: bool, train_augment: bool,
+                  video_ids: Iterable[str] = ()) -> bool:
+    """Whether training may read features from the cache instead of decoding and encoding frames.
+
+    True when a cache root is configured, the image tower is frozen (its features never change) and training uses
+    no random augmentation (cached frames are centre crops; the official frozen-tower configs do crop/flip, so this is
+    a deliberate trade); False otherwise. When it would apply but no cache under `root` was built with exactly
+    `spec`, or that cache lacks some of `video_ids`, it raises `CacheMismatchError` saying what differs or is missing,
+    rather than silently falling back to the slow path.
+    """
+    if root is None or not image_tower_frozen or train_augment:
+        return False
+    cache = find_cache(root, spec)
+    missing = cache.missing(video_ids)
+    if missing:
+        raise CacheMismatchError(f"feature cache {cache.dir} lacks {len(missing)} video(s), e.g. {missing[:5]}; "
+                                 "run `unloc extract-features` to complete it")
+    return True

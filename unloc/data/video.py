@@ -1,0 +1,300 @@
+"""Video decoding with decord: which frames to sample, when they were shown, and errors that name the file.
+
+UnLoc feeds the image tower a fixed number of frames spread evenly over the whole untrimmed video (paper §4.1: 128
+frames for temporal action localization and moment retrieval), and for action segmentation a fixed-rate stream cut
+into windows (512 frames; the official COIN config takes one contiguous window). Both samplers live here as pure index
+functions, and `VideoFile` reads the chosen frames in one batched decord call and gives each frame's presentation time
+in seconds. Every decord failure (a missing, empty, truncated or undecodable file; decord raises `RuntimeError` or
+`decord.DECORDError`, which are unrelated classes) becomes a `VideoDecodeError` that names the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import decord
+import numpy as np
+import torch
+
+_DECORD_ERRORS = (RuntimeError, decord.DECORDError)
+
+WindowMode = Literal["all", "random", "center"]
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that cannot be opened or decoded; `path` names the file and `reason` says what went wrong."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot decode video {self.path}: {reason}")
+
+    def __reduce__(self):  # two-argument constructor: keep it picklable across worker processes
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass
+class Clip:
+    """Frames sampled from one video, with the time each was shown.
+
+    Attributes:
+        frames: uint8 (t, h, w, 3) as decoded, float (t, 3, h, w) after `unloc.data.transforms`, or float (t, d)
+            per-frame features read from the feature cache.
+        timestamps_sec: float64 (t,) presentation time of each sampled frame; padded slots continue the sampling grid.
+        mask: bool (t,) True = a real frame, False = padding at the end of the last window.
+        frame_idx: int64 (t,) index of each sampled frame in the video, -1 on padding.
+        video_path: the file the frames came from.
+        duration_sec: length of the whole video (end time of its last frame).
+        num_frames: number of frames in the whole video.
+        fps: average frame rate of the video as reported by the container.
+    """
+
+    frames: torch.Tensor
+    timestamps_sec: torch.Tensor
+    mask: torch.Tensor
+    frame_idx: torch.Tensor
+    video_path: str
+    duration_sec: float
+    num_frames: int
+    fps: float
+
+
+def linspace_indices(num_frames: int, num_samples: int) -> np.ndarray:
+    """Frame indices floor(linspace(0, N-1, F)): the official UnLoc sampling over the whole video.
+
+    The first and last frames are always taken; a video shorter than `num_samples` repeats frames.
+
+    Args:
+        num_frames: N, frames in the video (>= 1).
+        num_samples: F, frames to sample (>= 1).
+
+    Returns:
+        int64 (F,) non-decreasing indices in [0, N-1].
+    """
+    if num_frames < 1 or num_samples < 1:
+        raise ValueError(f"need num_frames >= 1 and num_samples >= 1, got {num_frames} and {num_samples}")
+    return np.floor(np.linspace(0.0, num_frames - 1, num_samples)).astype(np.int64)
+
+
+def fps_sample_times(duration_sec: float, sample_fps: float) -> np.ndarray:
+    """Sampling times t_k = k / sample_fps for every k with t_k < duration_sec.
+
+    Args:
+        duration_sec: length of the video.
+        sample_fps: sampling rate in frames per second (the paper's action segmentation uses 2).
+
+    Returns:
+        float64 (K,) times in seconds, K = ceil(duration * fps) and at least 1.
+    """
+    if sample_fps <= 0:
+        raise ValueError(f"sample_fps must be positive, got {sample_fps}")
+    count = max(1, math.ceil(duration_sec * sample_fps - 1e-9))
+    return np.arange(count, dtype=np.float64) / sample_fps
+
+
+def frames_at_times(frame_start_sec: np.ndarray, times_sec: np.ndarray) -> np.ndarray:
+    """Index of the frame on screen at each time: the last frame whose start time is <= t.
+
+    Args:
+        frame_start_sec: (N,) non-decreasing start time of every frame of the video.
+        times_sec: (K,) query times.
+
+    Returns:
+        int64 (K,) frame indices in [0, N-1] (times before the first frame map to frame 0).
+    """
+    idx = np.searchsorted(frame_start_sec, times_sec + 1e-9, side="right") - 1
+    return np.clip(idx, 0, len(frame_start_sec) - 1).astype(np.int64)
+
+
+def window_starts(num_samples: int, window: int) -> np.ndarray:
+    """Start offsets of consecutive non-overlapping windows of `window` samples covering all `num_samples`."""
+    return np.arange(0, max(num_samples, 1), window, dtype=np.int64)
+
+
+def choose_window_start(num_samples: int, window: int, mode: WindowMode, generator: torch.Generator | None) -> int:
+    """Start offset of the single window a clip takes from a longer sample stream (official COIN behaviour).
+
+    Args:
+        num_samples: samples available.
+        window: window length W.
+        mode: "random" = uniform over every start with stride 1 (training), "center" = the middle window (test).
+        generator: torch RNG for "random".
+
+    Returns:
+        Offset in [0, max(0, num_samples - W)].
+    """
+    slack = max(0, num_samples - window)
+    if mode == "center":
+        return slack // 2
+    if mode == "random":
+        return int(torch.randint(0, slack + 1, (1,), generator=generator))
+    raise ValueError(f"window mode must be 'random' or 'center' here, got {mode!r}")
+
+
+class VideoFile:
+    """An opened video: frame count, rate, per-frame times, and batched reads that raise `VideoDecodeError`.
+
+    Args:
+        path: video file readable by decord (mp4, mkv, webm, avi ...).
+        num_threads: decoder threads (0 = decord's automatic choice; 1 was faster on 2 cores, and DataLoader workers
+            parallelise across videos).
+    """
+
+    def __init__(self, path: str | os.PathLike, num_threads: int = 1):
+        self.path = str(path)
+        file = Path(self.path)
+        if not file.is_file():
+            raise VideoDecodeError(self.path, "file does not exist")
+        if file.stat().st_size == 0:
+            raise VideoDecodeError(self.path, "file is empty (0 bytes)")
+        try:
+            self._reader = decord.VideoReader(self.path, num_threads=num_threads)
+            self.num_frames = len(self._reader)
+            self.fps = float(self._reader.get_avg_fps())
+        except _DECORD_ERRORS as err:
+            raise VideoDecodeError(self.path, _short(err)) from err
+        if self.num_frames < 1:
+            raise VideoDecodeError(self.path, "the video stream has no frames")
+        self._frame_times = None
+
+    def frame_times_sec(self) -> np.ndarray:
+        """(N, 2) float64 start and end time in seconds of every frame (decord's timestamps)."""
+        if self._frame_times is None:
+            try:
+                times = self._reader.get_frame_timestamp(np.arange(self.num_frames))
+            except _DECORD_ERRORS as err:
+                raise VideoDecodeError(self.path, f"no frame timestamps: {_short(err)}") from err
+            self._frame_times = np.asarray(times, dtype=np.float64).reshape(self.num_frames, 2)
+        return self._frame_times
+
+    @property
+    def duration_sec(self) -> float:
+        """End time of the last frame; falls back to N / fps when the container gives no end time."""
+        end = float(self.frame_times_sec()[-1, 1])
+        return end if end > 0 else self.num_frames / max(self.fps, 1e-6)
+
+    def read(self, frame_idx: np.ndarray) -> torch.Tensor:
+        """Decode the given frames in one batched call.
+
+        Args:
+            frame_idx: (t,) indices in [0, N-1], any order, repeats allowed.
+
+        Returns:
+            uint8 (t, h, w, 3) RGB frames.
+        """
+        frame_idx = np.asarray(frame_idx, dtype=np.int64)
+        if frame_idx.size and (frame_idx.min() < 0 or frame_idx.max() >= self.num_frames):
+            raise IndexError(f"{self.path}: frame index out of [0, {self.num_frames - 1}]")
+        try:
+            try:
+                batch = self._reader.get_batch(frame_idx.tolist()).asnumpy()
+            except decord.DECORDError as err:
+                if "DECORDArrayCopyFromTo" not in str(err):
+                    raise
+                batch = self._read_row_padded(frame_idx)
+        except _DECORD_ERRORS as err:
+            raise VideoDecodeError(self.path, f"decoding failed: {_short(err)}") from err
+        return torch.from_numpy(batch)
+
+    def _read_row_padded(self, frame_idx: np.ndarray) -> np.ndarray:
+        """Frame-by-frame read for the few tiny widths (16, 24, 48, 72 px ...) where decord 0.6 pads each RGB row to a
+        64-byte multiple: `get_batch` then fails on a size check and single frames come back as (h, w, padded / w)."""
+        frames = []
+        for i in frame_idx.tolist():
+            raw = self._reader[i].asnumpy()
+            height, width = raw.shape[:2]
+            frames.append(raw.reshape(height, -1)[:, :width * 3].reshape(height, width, 3))
+        return np.stack(frames)
+
+    def clip(self, frame_idx: np.ndarray, pad_to: int | None = None, grid_step_sec: float | None = None) -> Clip:
+        """Read frames into a `Clip`, padding at the end to `pad_to` slots (mask False) when given.
+
+        Args:
+            frame_idx: (t,) frame indices.
+            pad_to: final length T >= t; padded frames are zeros with timestamps continuing the grid.
+            grid_step_sec: spacing of padded timestamps (default 1 / fps).
+
+        Returns:
+            A `Clip` with T frames.
+        """
+        frames = self.read(frame_idx)
+        times = torch.as_tensor(self.frame_times_sec()[frame_idx, 0], dtype=torch.float64)
+        step = grid_step_sec if grid_step_sec is not None else 1.0 / max(self.fps, 1e-6)
+        frames, times, mask, idx = pad_samples(frames, times, torch.as_tensor(frame_idx), pad_to, step)
+        return Clip(frames=frames, timestamps_sec=times, mask=mask, frame_idx=idx, video_path=self.path,
+                    duration_sec=self.duration_sec, num_frames=self.num_frames, fps=self.fps)
+
+    def fps_frame_idx(self, sample_fps: float) -> np.ndarray:
+        """(K,) frame indices shown at t = k / sample_fps over the whole video (variable frame rate safe)."""
+        times = fps_sample_times(self.duration_sec, sample_fps)
+        return frames_at_times(self.frame_times_sec()[:, 0], times)
+
+
+def pad_samples(values: torch.Tensor, times_sec: torch.Tensor, frame_idx: torch.Tensor, pad_to: int | None,
+                step_sec: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad a run of t samples at the end to `pad_to` slots.
+
+    Args:
+        values: (t, ...) frames or features; padded with zeros.
+        times_sec: (t,) timestamps; padded slots continue from the last one every `step_sec`.
+        frame_idx: (t,) frame indices; padded with -1.
+        pad_to: final length T >= t, or None for no padding.
+        step_sec: spacing of padded timestamps.
+
+    Returns:
+        values (T, ...), times_sec float64 (T,), mask bool (T,) True on the t real samples, frame_idx int64 (T,).
+    """
+    count = values.shape[0]
+    pad = 0 if pad_to is None else pad_to - count
+    if pad < 0:
+        raise ValueError(f"pad_to={pad_to} is shorter than the {count} samples")
+    times_sec = times_sec.to(torch.float64)
+    mask = torch.arange(count + pad) < count
+    if pad:
+        last = float(times_sec[-1]) if count else 0.0
+        extra = last + step_sec * torch.arange(1, pad + 1, dtype=torch.float64)
+        times_sec = torch.cat([times_sec, extra])
+        values = torch.cat([values, values.new_zeros((pad, *values.shape[1:]))])
+        frame_idx = torch.cat([frame_idx, frame_idx.new_full((pad,), -1)])
+    return values, times_sec, mask, frame_idx.to(torch.int64)
+
+
+def _short(err: BaseException) -> str:
+    """First line of a decord error without its C++ source location prefix."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split(": ", 1)[1] if text.startswith("[") and ": " in text else text
+
+
+def read_linspace(path: str | os.PathLike, num_samples: int, num_threads: int = 1) -> Clip:
+    """`num_samples` frames evenly spread over the whole video (official TAL / MR sampling, 128 in the paper)."""
+    video = VideoFile(path, num_threads=num_threads)
+    return video.clip(linspace_indices(video.num_frames, num_samples))
+
+
+def read_fps_windows(path: str | os.PathLike, sample_fps: float, window: int, mode: WindowMode = "all",
+                     generator: torch.Generator | None = None, num_threads: int = 1) -> list[Clip]:
+    """Frames at a fixed rate, cut into windows of `window` samples; the last window is padded and masked.
+
+    Args:
+        path: video file.
+        sample_fps: sampling rate (2 fps for action segmentation).
+        window: W, samples per window (512 for action segmentation).
+        mode: "all" = every consecutive non-overlapping window; "random" / "center" = one window of W samples
+            starting anywhere (stride 1) / in the middle, as the official COIN training / test.
+        generator: RNG for mode "random".
+        num_threads: decoder threads.
+
+    Returns:
+        One `Clip` per window, each with W slots.
+    """
+    video = VideoFile(path, num_threads=num_threads)
+    idx = video.fps_frame_idx(sample_fps)
+    if mode == "all":
+        starts = window_starts(len(idx), window)
+    else:
+        starts = np.array([choose_window_start(len(idx), window, mode, generator)])
+    return [video.clip(idx[s:s + window], pad_to=window, grid_step_sec=1.0 / sample_fps) for s in starts]
