@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "unloc.data.check",
     "unloc.data.miniworld.generate",
     "unloc.data.extract",
+    "unloc.eval.cli",
 )
 
 
