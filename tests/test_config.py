@@ -1,0 +1,47 @@
+"""Stage resolution: defaults <- common <- base chain <- stage <- profile delta for the stage's group."""
+
+import pytest
+import yaml
+
+from unloc.config import ExperimentConfig, load_config, replace
+from unloc.configio import ConfigError
+
+PARAMS = {
+    "profile": "smoke",
+    "common": {"seed": 3, "train": {"epochs": 7, "base_lr": 0.02}},
+    "profiles": {"smoke": {"all": {"train": {"epochs": 1}}, "tal": {"data": {"sampling": {"num_frames": 8}}}},
+                 "paper": {}},
+    "tal": {"finetune": {"group": "tal", "task": {"box_loss": "iou"}, "model": {"pyramid": {"num_levels": 4}}}},
+    "ablations": {"l1": {"base": "tal.finetune", "task": {"box_loss": "l1"}},
+                  "typo": {"base": "tal.finetune", "task": {"box_los": "l1"}}},
+}
+
+
+@pytest.fixture()
+def params_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS))
+    return path
+
+
+def test_resolution_order(params_file):
+    cfg = load_config("ablations.l1", params_file)
+    assert cfg.name == "ablations.l1" and cfg.seed == 3
+    assert cfg.task.box_loss == "l1"  # stage over base
+    assert cfg.train.epochs == 1 and cfg.train.base_lr == 0.02  # profile over common
+    assert cfg.data.sampling.num_frames == 8  # the profile's group delta
+    plain = load_config("ablations.l1", params_file, profile="paper")
+    assert plain.train.epochs == 7 and plain.data.sampling.num_frames == ExperimentConfig().data.sampling.num_frames
+    assert load_config("tal.finetune", params_file, overrides={"seed": 9}).seed == 9
+
+
+def test_typos_name_the_path(params_file):
+    with pytest.raises(ConfigError, match=r"ablations\.typo\.task\.box_los.*box_loss"):
+        load_config("ablations.typo", params_file)
+    with pytest.raises(ConfigError, match="profile 'nope'"):
+        load_config("tal.finetune", params_file, profile="nope")
+
+
+def test_dotted_replace():
+    cfg = replace(ExperimentConfig(), **{"train.epochs": 2, "model.fusion.layers": 3, "seed": 5})
+    assert (cfg.train.epochs, cfg.model.fusion.layers, cfg.seed) == (2, 3, 5)
