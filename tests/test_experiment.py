@@ -47,6 +47,16 @@ def params(tmp_path_factory):
                          "eval": {"split": "testing"}, "video_root": f"{root}/coin/videos",
                          "sampling": {"fps": 2.0, "window": 16}}},
     }
+    # a frozen image tower with fixed weights reads the feature cache, filled by the stage itself
+    from safetensors.torch import save_file
+
+    from unloc.model.clip_loader import create_clip
+    from unloc.model.config import TowerConfig
+
+    clip = create_clip(TowerConfig(**{**TINY_MODEL["tower"], "pretrained": None}))
+    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, root / "tiny_clip.safetensors")
+    doc["tal_cached"] = {"base": "tal", "data": {"feature_cache": f"{root}/features"},
+                         "model": {"tower": {"pretrained": f"{root}/tiny_clip.safetensors", "freeze_image": True}}}
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -56,6 +66,7 @@ def params(tmp_path_factory):
     ("tal", ("mAP@0.5", "mAP_avg")),
     ("mr", ("R1@0.5", "R5@0.7", "mIoU")),
     ("seg", ("frame_accuracy", "edit", "F1@50")),
+    ("tal_cached", ("mAP@0.5",)),
 ])
 def test_stage_runs_end_to_end(params, tmp_path, stage, keys):
     cfg = load_config(stage, params)
@@ -74,3 +85,7 @@ def test_stage_runs_end_to_end(params, tmp_path, stage, keys):
     assert all(torch.isfinite(v).all() for v in trained.values() if v.is_floating_point())
     if stage != "mr":
         assert classes["train"] and classes["eval"]
+    if stage == "tal_cached":  # every train and eval video was encoded once into one cache directory
+        caches = list((params.parent / "features").glob("*/manifest.json"))
+        assert len(caches) == 1
+        assert len(list(caches[0].parent.glob("*.safetensors"))) == 6

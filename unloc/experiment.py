@@ -27,6 +27,7 @@ from torch import nn
 
 from unloc.config import ExperimentConfig, save_config
 from unloc.configio import from_dict
+from unloc.data.stage_features import ensure_stage_features
 from unloc.data.task_build import build_task_dataset
 from unloc.data.task_loader import eval_batches, train_batches
 from unloc.model.build import build_model
@@ -34,7 +35,7 @@ from unloc.model.clip_loader import build_tokenizer
 from unloc.run_eval import evaluate_predictions
 from unloc.tasks.inference import build_task, predict_all
 from unloc.train import fit, launch, load_weights, save_weights, seed_everything
-from unloc.train.distributed import is_main, unwrap, world_info
+from unloc.train.distributed import barrier, is_main, unwrap, world_info
 
 
 @dataclass
@@ -76,6 +77,9 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
     out = Path(out_dir)
     seed_everything(cfg.seed)
     model, tokenizer = build_run_model(cfg)
+    if is_main():
+        ensure_stage_features(cfg, model, progress=progress)
+    barrier()
     train_ds, eval_ds = _datasets(cfg, tokenizer)
     task = build_task(cfg.task, class_names=train_ds.class_names, tokenizer=tokenizer,
                       eval_class_names=eval_ds.class_names if cfg.data.class_split else None)

@@ -1,0 +1,76 @@
+"""Fill the feature cache a stage will read, so training reads cached tokens transparently (paper §4.3: frozen towers).
+
+When a stage names `data.feature_cache` and its image tower is frozen, `ensure_stage_features(cfg)` encodes, once, every
+video of its training and evaluation annotations that the cache under that root does not hold yet, with exactly the
+spec the dataset builder will look up (tower arch and checkpoint, frame token, sampling, test transform, dtype); the
+datasets then read the cache instead of decoding. Videos already cached are reused (resume), so stages sharing a
+tower and sampling share the work. Frozen weights only: if the stage starts from an UnLoc checkpoint whose image tower
+differs from the tower's own weights, the cache would describe the wrong tower, and that is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from unloc.data.extract import ExtractReport, extract_features
+from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec
+from unloc.data.formats import read_annotations
+from unloc.data.paths import resolve_videos
+from unloc.data.task_build import _sampling, _transform
+from unloc.model.build import build_image_tower
+
+
+def uses_feature_cache(cfg) -> bool:
+    """True when the stage reads cached image-tower tokens instead of frames."""
+    return cfg.data.feature_cache is not None and cfg.model.tower.freeze_image
+
+
+def check_tower_matches(model: nn.Module, tower: nn.Module, source: str) -> None:
+    """Raise when the model's image tower weights differ from the tower the cache was built with."""
+    own = model.image_tower.state_dict()
+    ref = tower.state_dict()
+    different = [k for k in ref if k not in own or not torch.equal(own[k].cpu(), ref[k].cpu())]
+    if different:
+        raise ValueError(f"the image tower loaded from {source} differs from the cached tower's weights "
+                         f"({len(different)} tensors, e.g. {different[:2]}): cached features would be wrong; add "
+                         "'image_tower' to init.ignore, or unset data.feature_cache")
+
+
+def _stage_videos(cfg, role: str) -> dict[str, str]:
+    source = cfg.data.source(role)
+    ann = read_annotations(Path(source.annotations), split=source.split)
+    found = resolve_videos(list(ann.videos), Path(cfg.data.video_root)).found
+    return {Path(path).stem: str(path) for path in found.values()}  # cached under the file's name, as the reader looks
+
+
+def ensure_stage_features(cfg, model: nn.Module | None = None, *, progress: bool = True) -> list[ExtractReport]:
+    """Encode the stage's missing videos into its feature cache; no-op when the stage does not use the cache.
+
+    Args:
+        cfg: the resolved `ExperimentConfig`.
+        model: the stage's model after its initial weights were loaded (checked against the cached tower).
+        progress: tqdm bar.
+
+    Returns:
+        One `ExtractReport` per role (train, eval) that was processed.
+    """
+    if not uses_feature_cache(cfg):
+        return []
+    tower_cfg = cfg.model.tower
+    tower = build_image_tower(tower_cfg).eval()
+    if model is not None and cfg.init.checkpoint:
+        check_tower_matches(model, tower, cfg.init.checkpoint)
+    reports = []
+    for role in ("train", "eval"):
+        sampling = _sampling(cfg.data, role == "train")
+        transform = _transform(cfg.data, False)
+        spec = feature_spec(tower=tower_cfg.arch, checkpoint=checkpoint_identity(tower_cfg.pretrained),
+                            frame_token=tower_cfg.frame_token, sampling=sampling, transform=transform,
+                            dtype=cfg.data.feature_dtype)
+        cache = FeatureCache.create(cfg.data.feature_cache, spec)
+        videos = _stage_videos(cfg, role)
+        reports.append(extract_features(videos, cache, tower, sampling, transform, progress=progress))
+    return reports
