@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "unloc.data.miniworld.generate",
     "unloc.data.extract",
     "unloc.eval.cli",
+    "unloc.localize_cli",
 )
 
 

@@ -1,0 +1,27 @@
+"""Figures and tables of the study's report: run directories -> metrics tables, seed summaries, training curves,
+ablation bars, recall/mAP-vs-overlap curves, and the paper-vs-ours comparison (paper §4). The notebooks call these
+functions and hold no logic of their own; every figure function returns a matplotlib Figure (Agg canvas) and can save a
+PNG.
+"""
+
+from unloc.report.ablations import default_families, plot_ablation_bars
+from unloc.report.curves import plot_training_curves, read_history
+from unloc.report.io import (
+    collect_runs,
+    format_mean_std,
+    load_metrics,
+    metrics_by_stage,
+    save_metrics,
+    seed_summary,
+)
+from unloc.report.markdown import tables_to_markdown, to_markdown
+from unloc.report.paper import ABLATION_FAMILIES, NOT_AVAILABLE, PAPER_TABLES, build_paper_tables
+from unloc.report.retrieval import map_by_tiou, plot_map_vs_tiou, plot_recall_vs_iou, recall_vs_iou
+from unloc.report.tables import conclusions, headline_metrics, paper_vs_ours
+
+__all__ = [
+    "ABLATION_FAMILIES", "NOT_AVAILABLE", "PAPER_TABLES", "build_paper_tables", "collect_runs", "conclusions",
+    "default_families", "format_mean_std", "headline_metrics", "load_metrics", "map_by_tiou", "metrics_by_stage",
+    "paper_vs_ours", "plot_ablation_bars", "plot_map_vs_tiou", "plot_recall_vs_iou", "plot_training_curves",
+    "read_history", "recall_vs_iou", "save_metrics", "seed_summary", "tables_to_markdown", "to_markdown",
+]
