@@ -127,3 +127,33 @@ def test_step_rejects_ranges_that_do_not_match_the_pyramid():
     batch = make_batch(torch.randn(1, 8, FEATURE_DIM), [[(1.0, 3.0, 1)]], [0.5])
     with pytest.raises(ValueError, match="4 regression ranges for a model with 3 pyramid levels"):
         task.step(tiny_model(), batch)
+
+
+def test_eval_prompt_features_are_reused_and_equal_the_direct_path():
+    from unloc.model.build import build_model
+    from unloc.model.clip_loader import build_tokenizer
+    from unloc.model.config import tiny
+    from unloc.tasks.config import TaskConfig
+    from unloc.tasks.prompting import prompt_outputs
+    from unloc.tasks.temporal_localization import TemporalLocalization
+
+    cfg = tiny()
+    model = build_model(cfg).eval()
+    task = TemporalLocalization(TaskConfig(prompt_mode="ensemble"), class_names=["a", "b"],
+                                tokenizer=build_tokenizer(cfg.tower))
+    feats = torch.randn(1, 8, model.image_proj.in_features)
+    batch = type("B", (), {"video": feats, "video_mask": torch.ones(1, 8, dtype=torch.bool)})()
+    calls = []
+    model.text_tower.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        first = task.eval_outputs(model, batch)
+        second = task.eval_outputs(model, batch)
+        direct = prompt_outputs(model, feats, batch.video_mask, task.eval_prompts.eval_ids("ensemble"))
+    assert len(calls) == 2  # once for the two cached calls, once for the direct one
+    for a, b, c in zip(first.logits, second.logits, direct.logits):
+        torch.testing.assert_close(a, c)
+        torch.testing.assert_close(b, c)
+    with torch.no_grad():
+        next(model.text_tower.parameters()).add_(1.0)  # new weights: the cache must be recomputed
+        task.eval_outputs(model, batch)
+    assert len(calls) == 3

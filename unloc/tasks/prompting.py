@@ -19,6 +19,7 @@ from torch import nn
 from unloc.data.prompts import eval_prompts, load_templates
 from unloc.data.task_batch import TaskBatch
 from unloc.model.outputs import HeadOutputs
+from unloc.model.towers import TextFeatures
 from unloc.tasks.config import TaskConfig
 
 Tokenizer = Callable[[list[str]], torch.Tensor]
@@ -62,7 +63,7 @@ class ClassPrompts:
 
 
 def prompt_outputs(model: nn.Module, video: torch.Tensor, video_mask: torch.Tensor,
-                   ids: torch.Tensor) -> HeadOutputs:
+                   ids: torch.Tensor, text: TextFeatures | None = None) -> HeadOutputs:
     """Model outputs for every class, averaged over its prompts (raw logits and displacements, before any sigmoid).
 
     The image tower and the video run once; the q*p prompts are fused as q*p texts.
@@ -71,12 +72,14 @@ def prompt_outputs(model: nn.Module, video: torch.Tensor, video_mask: torch.Tens
         model: UnLoc (or anything with its call signature).
         video: (b, t, 3, h, w) frames or (b, t, d) features; video_mask: (b, t).
         ids: (q, p, n) token ids (`ClassPrompts.eval_ids`).
+        text: optional text-tower features of those q*p prompts (computed once by the caller); used instead of ids.
 
     Returns:
         HeadOutputs with logits (b, q, t_l) and offsets (b, q, t_l, 2) per level.
     """
     p = ids.shape[1]
-    out = model(video, rearrange(ids, "q p n -> (q p) n").to(video.device), video_mask)
+    texts = text if text is not None else rearrange(ids, "q p n -> (q p) n").to(video.device)
+    out = model(video, texts, video_mask)
     logits = [reduce(z, "b (q p) t -> b q t", "mean", p=p) for z in out.logits]
     offsets = None if out.offsets is None else [reduce(o, "b (q p) t two -> b q t two", "mean", p=p)
                                                 for o in out.offsets]
@@ -109,7 +112,20 @@ class ClassTask:
 
     def eval_outputs(self, model: nn.Module, batch: TaskBatch) -> HeadOutputs:
         """Each video against every evaluation class, raw outputs averaged over the `prompt_mode` prompts."""
-        return prompt_outputs(model, batch.video, batch.video_mask, self.eval_prompts.eval_ids(self.cfg.prompt_mode))
+        ids = self.eval_prompts.eval_ids(self.cfg.prompt_mode)
+        return prompt_outputs(model, batch.video, batch.video_mask, ids, self._encoded_prompts(model, ids))
+
+    def _encoded_prompts(self, model: nn.Module, ids: torch.Tensor) -> TextFeatures | None:
+        """The text tower's features of the evaluation prompts, computed once while the tower's weights are unchanged
+        (its parameters' in-place version counters are part of the key), instead of once per evaluation batch."""
+        tower = getattr(model, "text_tower", None)
+        if tower is None or torch.is_grad_enabled():
+            return None
+        key = (id(tower), ids.data_ptr(), tuple(p._version for p in tower.parameters()))
+        if getattr(self, "_prompt_key", None) != key:
+            device = next(tower.parameters()).device
+            self._prompt_features, self._prompt_key = tower(rearrange(ids, "q p n -> (q p) n").to(device)), key
+        return self._prompt_features
 
 
 __all__ = ["ClassPrompts", "ClassTask", "prompt_outputs"]
