@@ -45,3 +45,15 @@ def test_typos_name_the_path(params_file):
 def test_dotted_replace():
     cfg = replace(ExperimentConfig(), **{"train.epochs": 2, "model.fusion.layers": 3, "seed": 5})
     assert (cfg.train.epochs, cfg.model.fusion.layers, cfg.seed) == (2, 3, 5)
+
+
+def test_path_variables_follow_the_profile(tmp_path):
+    doc = {"vars": {"world": "data/miniworld"}, "profiles": {"smoke": {"vars": {"world": "build/smoke/world"}}},
+           "mr": {"group": "mr", "data": {"video_root": "{world}/charades_sta/videos"}},
+           "bad": {"data": {"video_root": "{nowhere}/x"}}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert load_config("mr", path).data.video_root == "data/miniworld/charades_sta/videos"
+    assert load_config("mr", path, profile="smoke").data.video_root == "build/smoke/world/charades_sta/videos"
+    with pytest.raises(ConfigError, match="unknown variable"):
+        load_config("bad", path)

@@ -57,6 +57,7 @@ def params(tmp_path_factory):
     save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, root / "tiny_clip.safetensors")
     doc["tal_cached"] = {"base": "tal", "data": {"feature_cache": f"{root}/features"},
                          "model": {"tower": {"pretrained": f"{root}/tiny_clip.safetensors", "freeze_image": True}}}
+    doc["tal_no_text"] = {"base": "tal", "model": {"fusion": {"mode": "no_text"}}}  # class count from the data
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -67,6 +68,7 @@ def params(tmp_path_factory):
     ("mr", ("R1@0.5", "R5@0.7", "mIoU")),
     ("seg", ("frame_accuracy", "edit", "F1@50")),
     ("tal_cached", ("mAP@0.5",)),
+    ("tal_no_text", ("mAP@0.5",)),
 ])
 def test_stage_runs_end_to_end(params, tmp_path, stage, keys):
     cfg = load_config(stage, params)

@@ -56,7 +56,7 @@ def test_configs_are_frozen():
         (lambda: TowerConfig(frame_token="gap"), "frame_token"),
         (lambda: FusionConfig(text_input="some"), "text_input"),
         (lambda: FusionConfig(mode="early"), "mode"),
-        (lambda: FusionConfig(mode="no_text"), "num_classes"),
+        (lambda: FusionConfig(mode="no_text", num_classes=-1), "num_classes"),
         (lambda: FusionConfig(num_classes=5), "num_classes"),
         (lambda: FusionConfig(mode="late", text_input="all"), "late fusion"),
         (lambda: FusionConfig(width=30, heads=8), "divisible"),
@@ -75,3 +75,15 @@ def test_configs_are_frozen():
 def test_invalid_configs_raise_naming_the_problem(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_text_free_model_needs_its_class_count_before_building():
+    import dataclasses
+
+    from unloc.model.build import build_model
+    from unloc.model.config import tiny
+
+    cfg = tiny()
+    cfg = dataclasses.replace(cfg, fusion=dataclasses.replace(cfg.fusion, mode="no_text"))
+    with pytest.raises(ValueError, match="num_classes >= 1"):
+        build_model(cfg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,31 @@ def resolve_stage(params: Mapping[str, Any], stage: str, profile: str | None = N
         merged = merge(merged, prof.get("all") or {})
         merged = merge(merged, prof.get(group) or {})
     merged.setdefault("name", stage)
-    return merged
+    return substitute(merged, path_vars(params, profile))
+
+
+def path_vars(params: Mapping[str, Any], profile: str | None = None) -> dict[str, str]:
+    """The `vars:` mapping of the params file (e.g. world, models, reports roots), with the profile's `vars` over it."""
+    values = dict(params.get("vars") or {})
+    profile = profile if profile is not None else params.get("profile")
+    if profile:
+        values.update((params.get("profiles") or {}).get(profile, {}).get("vars") or {})
+    return {k: str(v) for k, v in values.items()}
+
+
+def substitute(node: Any, values: Mapping[str, str]) -> Any:
+    """Replace `{name}` in every string of a nested mapping by `values[name]`; an unknown `{name}` is an error."""
+    if isinstance(node, Mapping):
+        return {k: substitute(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [substitute(v, values) for v in node]
+    if isinstance(node, str) and "{" in node:
+        def repl(match: re.Match) -> str:
+            if match.group(1) not in values:
+                raise ConfigError(f"unknown variable {{{match.group(1)}}} in {node!r} (vars: {sorted(values)})")
+            return values[match.group(1)]
+        return re.sub(r"\{([a-z_]+)\}", repl, node)
+    return node
 
 
 def load_config(stage: str, params_file: str | Path = "params.yaml", profile: str | None = None,

@@ -27,7 +27,7 @@ from torch import nn
 
 from unloc.config import ExperimentConfig, save_config
 from unloc.configio import from_dict
-from unloc.data.stage_features import ensure_stage_features
+from unloc.data.stage_features import check_cached_tower, ensure_stage_features
 from unloc.data.task_build import build_task_dataset
 from unloc.data.task_loader import eval_batches, train_batches
 from unloc.model.build import build_model
@@ -53,6 +53,14 @@ class RunResult:
         return self.out_dir / "train" / "history.jsonl"
 
 
+def with_data_classes(cfg: ExperimentConfig, num_classes: int) -> ExperimentConfig:
+    """A text-free model (fusion mode 'no_text') predicts one logit per training class: size it from the data."""
+    if cfg.model.fusion.mode != "no_text" or cfg.model.fusion.num_classes:
+        return cfg
+    fusion = replace(cfg.model.fusion, num_classes=num_classes)
+    return replace(cfg, model=replace(cfg.model, fusion=fusion))
+
+
 def build_run_model(cfg: ExperimentConfig) -> tuple[nn.Module, Any]:
     """The model of `cfg` with its initial weights, and the tokenizer of its text tower."""
     model = build_model(cfg.model)
@@ -76,11 +84,18 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
     """Runs on every rank (module level, so `launch` can start it in new processes)."""
     out = Path(out_dir)
     seed_everything(cfg.seed)
-    model, tokenizer = build_run_model(cfg)
+    tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     if is_main():
-        ensure_stage_features(cfg, model, progress=progress)
+        ensure_stage_features(cfg, progress=progress)
     barrier()
     train_ds, eval_ds = _datasets(cfg, tokenizer)
+    cfg = with_data_classes(cfg, len(train_ds.class_names))
+    if is_main():
+        save_config(cfg, out / "config.yaml")
+    seed_everything(cfg.seed)
+    model, _ = build_run_model(cfg)
+    if cfg.init.checkpoint and is_main():
+        check_cached_tower(cfg, model)
     task = build_task(cfg.task, class_names=train_ds.class_names, tokenizer=tokenizer,
                       eval_class_names=eval_ds.class_names if cfg.data.class_split else None)
     train_cfg = replace(cfg.train, out_dir=str(out / "train"), seed=cfg.seed)

@@ -39,6 +39,12 @@ def check_tower_matches(model: nn.Module, tower: nn.Module, source: str) -> None
                          "'image_tower' to init.ignore, or unset data.feature_cache")
 
 
+def check_cached_tower(cfg, model: nn.Module) -> None:
+    """When the stage reads the cache, its model's image tower (after the init checkpoint) must be the cached one."""
+    if uses_feature_cache(cfg) and cfg.init.checkpoint:
+        check_tower_matches(model, build_image_tower(cfg.model.tower).eval(), cfg.init.checkpoint)
+
+
 def _stage_videos(cfg, role: str) -> dict[str, str]:
     source = cfg.data.source(role)
     ann = read_annotations(Path(source.annotations), split=source.split)

@@ -42,13 +42,20 @@ def build_pyramid(cfg: PyramidConfig, dim: int) -> nn.Module:
 
 def build_model(cfg: ModelConfig) -> UnLoc:
     """UnLoc with the towers, weights and sizes of `cfg` (random init for everything but the CLIP weights)."""
+    if cfg.fusion.mode == "no_text" and cfg.fusion.num_classes < 1:
+        raise ValueError("fusion mode 'no_text' needs fusion.num_classes >= 1 (the experiment runner sets it from "
+                         "the training classes)")
     clip_model = create_clip(cfg.tower)
+    clip_model.set_grad_checkpointing(cfg.checkpoint_towers)  # open_clip: both towers' transformer blocks
     image_tower = _image_tower(clip_model, cfg.tower)
     fusion_cfg, width = cfg.fusion, cfg.fusion.width
     text_tower = text_proj = None
     if fusion_cfg.mode != "no_text":
         text_cfg = cfg.text_tower or cfg.tower
-        text_model = create_clip(cfg.text_tower).text if cfg.text_tower else clip_model.text
+        text_model = clip_model.text
+        if cfg.text_tower:
+            text_model = create_clip(cfg.text_tower).text
+            text_model.set_grad_checkpointing(cfg.checkpoint_towers)
         text_tower = TextTower(text_model, frozen=text_cfg.freeze_text)
         text_proj = nn.Linear(text_tower.out_dim, width, bias=False)
     relevancy_dim = {"mid": 1, "late": width, "no_text": fusion_cfg.num_classes}[fusion_cfg.mode]

@@ -69,15 +69,17 @@ class FusionConfig:
     drop_path: float = 0.0  # stochastic depth, growing linearly to this rate at the last layer
     text_input: str = "one"  # 'one' = the pooled EOS token (every official config); 'all' = every text token
     mode: str = "mid"
-    num_classes: int = 0  # only for mode='no_text'
+    num_classes: int = 0  # mode='no_text' only; 0 = the training data's class count (set by the experiment runner)
 
     def __post_init__(self) -> None:
         _check_choice("text_input", self.text_input, TEXT_INPUTS)
         _check_choice("mode", self.mode, FUSION_MODES)
         if self.layers < 1 or self.width % self.heads:
             raise ValueError(f"fusion needs layers >= 1 and width divisible by heads, got {self}")
-        if (self.mode == "no_text") != (self.num_classes > 0):
-            raise ValueError("num_classes > 0 is required by mode='no_text' and only used there")
+        if self.mode != "no_text" and self.num_classes:
+            raise ValueError("num_classes is only used by mode='no_text'")
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes={self.num_classes} must be >= 0 (0 with 'no_text': set from the data)")
         if self.mode == "late" and self.text_input != "one":
             raise ValueError("late fusion compares one text embedding per query: use text_input='one'")
 
@@ -130,7 +132,9 @@ class HeadConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """The whole UnLoc model. `chunk_size` pairs are fused at a time (0 = all pairs at once); with
-    `checkpoint_chunks` each chunk is recomputed in the backward pass, so training memory holds one chunk."""
+    `checkpoint_chunks` each chunk is recomputed in the backward pass, so training memory holds one chunk.
+    `checkpoint_towers` does the same per transformer block inside the trainable CLIP towers (open_clip's
+    `set_grad_checkpointing`); it changes memory and time only, never the results."""
 
     tower: TowerConfig = field(default_factory=TowerConfig)
     text_tower: TowerConfig | None = None  # None = the paired CLIP text tower; set for an unpaired text encoder
@@ -139,6 +143,7 @@ class ModelConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     chunk_size: int = 0
     checkpoint_chunks: bool = False  # official TAL/COIN use remat for the same reason (reference §1.2)
+    checkpoint_towers: bool = False  # recompute the CLIP towers' blocks in backward (official remat_block, TAL/COIN)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 0:

@@ -86,6 +86,11 @@ def prompt_outputs(model: nn.Module, video: torch.Tensor, video_mask: torch.Tens
     return HeadOutputs(logits, offsets, out.masks, out.strides)
 
 
+def _text_free(model: nn.Module) -> bool:
+    """True for UnLoc in fusion mode 'no_text' (also behind a DDP wrapper)."""
+    return getattr(getattr(model, "module", model), "mode", None) == "no_text"
+
+
 class ClassTask:
     """Shared part of the class tasks: training and evaluation prompts, and the two ways of running the model.
 
@@ -107,11 +112,17 @@ class ClassTask:
 
     def train_outputs(self, model: nn.Module, batch: TaskBatch) -> HeadOutputs:
         """Each video against one randomly prompted name per training class: logits (b, q, t_l) per level."""
+        if _text_free(model):  # per-class logits from a linear layer (the no-text ablation)
+            return model(batch.video, None, batch.video_mask)
         ids = self.train_prompts.train_ids().to(batch.video.device)  # (q, n)
         return model(batch.video, ids, batch.video_mask)
 
     def eval_outputs(self, model: nn.Module, batch: TaskBatch) -> HeadOutputs:
         """Each video against every evaluation class, raw outputs averaged over the `prompt_mode` prompts."""
+        if _text_free(model):
+            if self.eval_prompts is not self.train_prompts:
+                raise ValueError("a text-free model scores its training classes only: it cannot do zero-shot")
+            return model(batch.video, None, batch.video_mask)
         ids = self.eval_prompts.eval_ids(self.cfg.prompt_mode)
         return prompt_outputs(model, batch.video, batch.video_mask, ids, self._encoded_prompts(model, ids))
 

@@ -1,0 +1,104 @@
+"""The study's plumbing for notebooks: profiles, where each stage writes, and the inputs a stage needs.
+
+Notebooks carry only names (stage, profile, params file) and call these functions. `vars:` in params.yaml names the
+roots (world, models, reports) and each profile may move them: the `default` profile is the mini-world study that
+`dvc repro` runs; `smoke` shrinks everything into `build/smoke/` so the notebooks run in seconds under nbval, and
+generates its tiny world on first use; `paper` points at the real datasets and CLIP weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from unloc.config import ExperimentConfig, load_config, path_vars, read_params
+from unloc.configio import ConfigError, from_dict
+from unloc.data.miniworld.generate import generate_world
+from unloc.data.miniworld.sizes import SIZES
+from unloc.experiment import RunResult, load_run, run_experiment
+from unloc.run_eval import evaluate_predictions
+from unloc.tasks.inference import build_task, predict_all
+from unloc.train.config import TrainConfig
+
+
+def study_vars(params_file: str | Path, profile: str | None) -> dict[str, str]:
+    """The resolved roots (world, models, reports, ...) of a profile."""
+    return path_vars(read_params(params_file), profile)
+
+
+def section(params_file: str | Path, name: str, profile: str | None) -> dict[str, Any]:
+    """A plain (non-experiment) section, e.g. `world` or `clip_pretrain`, with the profile's delta of the same name."""
+    params = read_params(params_file)
+    if name not in params:
+        raise ConfigError(f"params file {params_file} has no section '{name}'")
+    base = dict(params[name])
+    profile = profile if profile is not None else params.get("profile")
+    delta = ((params.get("profiles") or {}).get(profile or "", {}) or {}).get(name) or {}
+    return {**base, **delta}
+
+
+def ensure_world(params_file: str | Path, profile: str | None) -> Path:
+    """The profile's mini-world directory; generated here if it has no MANIFEST.json yet (the DVC `generate` stage
+    makes the default one, so this is a no-op there)."""
+    world = section(params_file, "world", profile)
+    out = Path(study_vars(params_file, profile)["world"])
+    if not (out / "MANIFEST.json").is_file():
+        generate_world(out, SIZES[world["size"]], int(world["seed"]), workers=int(world.get("workers", 1)))
+    return out
+
+
+def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[TrainConfig, Path]:
+    """The two-tower pretraining's TrainConfig and output directory."""
+    values = section(params_file, "clip_pretrain", profile)
+    out = Path(study_vars(params_file, profile)["models"]) / "clip_mini"
+    cfg = from_dict(TrainConfig, values.get("train"), where="clip_pretrain.train")
+    return replace(cfg, out_dir=str(out / "train")), out
+
+
+def stage_dir(params_file: str | Path, profile: str | None, stage: str, seed: int | None = None) -> Path:
+    """reports/<stage path>/[seed<k>/] for the profile (dots of the stage name become folders)."""
+    root = Path(study_vars(params_file, profile)["reports"]) / Path(*stage.split("."))
+    return root / f"seed{seed}" if seed is not None else root
+
+
+def stage_config(stage: str, params_file: str | Path, profile: str | None, seed: int | None = None) -> ExperimentConfig:
+    """The stage's resolved config; missing inputs (an earlier stage's checkpoint) are reported by name."""
+    cfg = load_config(stage, params_file, profile=profile, overrides={"seed": seed} if seed is not None else None)
+    needed = [p for p in (cfg.init.checkpoint, cfg.model.tower.pretrained) if p and p.endswith(".safetensors")]
+    missing = [p for p in needed if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"stage {stage} needs {missing}: run the earlier stages first "
+                                "(dvc repro, or the notebooks in order)")
+    return cfg
+
+
+def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: int | None = None,
+              progress: bool = False) -> RunResult:
+    """Resolve, train and evaluate one stage into its `stage_dir`."""
+    cfg = stage_config(stage, params_file, profile, seed)
+    return run_experiment(cfg, stage_dir(params_file, profile, stage, seed), progress=progress)
+
+
+def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
+    """Predict the evaluation split again with a trained run and a changed task setting (e.g. prompt_mode='ensemble'),
+    without retraining; writes predictions and metrics.json into `out_dir`."""
+    from unloc.data.task_build import build_task_dataset  # noqa: PLC0415
+    from unloc.data.task_loader import eval_batches  # noqa: PLC0415
+    from unloc.model.clip_loader import build_tokenizer  # noqa: PLC0415
+
+    _, model, classes = load_run(run_dir)
+    cfg = replace(params_cfg, task=replace(params_cfg.task, **task_changes))
+    tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
+    names = None if cfg.data.class_split else classes.get("train")
+    dataset = build_task_dataset(cfg.data, cfg.task.kind, "eval", tokenizer=tokenizer, tower=cfg.model.tower,
+                                 class_names=names, seed=cfg.seed)
+    task = build_task(cfg.task, class_names=classes.get("train", []), tokenizer=tokenizer,
+                      eval_class_names=dataset.class_names if cfg.data.class_split else None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = predict_all(task, model, eval_batches(dataset))
+    metrics = evaluate_predictions(cfg, predictions, classes, out)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    return metrics
