@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks/
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -71,9 +71,26 @@ def build_run_model(cfg: ExperimentConfig) -> tuple[nn.Module, Any]:
     return model, build_tokenizer(cfg.model.text_tower or cfg.model.tower)
 
 
+def read_class_names(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines and '#' comments skipped); duplicates are an error naming the line."""
+    names: list[str] = []
+    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if name in names:
+            raise ValueError(f"{path}: line {line_no}: class {name!r} is listed twice")
+        names.append(name)
+    if not names:
+        raise ValueError(f"{path}: no class names")
+    return names
+
+
 def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
     kind = cfg.task.kind
-    train_ds = build_task_dataset(cfg.data, kind, "train", tokenizer=tokenizer, tower=cfg.model.tower, seed=cfg.seed)
+    names = read_class_names(cfg.data.classes_file) if cfg.data.classes_file else None
+    train_ds = build_task_dataset(cfg.data, kind, "train", tokenizer=tokenizer, tower=cfg.model.tower,
+                                  class_names=names, seed=cfg.seed)
     eval_names = None if (cfg.data.class_split or kind == "mr") else train_ds.class_names
     eval_ds = build_task_dataset(cfg.data, kind, "eval", tokenizer=tokenizer, tower=cfg.model.tower,
                                  class_names=eval_names, seed=cfg.seed)

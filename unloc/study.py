@@ -19,6 +19,7 @@ from unloc.data.miniworld.generate import generate_world
 from unloc.data.miniworld.sizes import SIZES
 from unloc.experiment import RunResult, load_run, run_experiment
 from unloc.run_eval import evaluate_predictions
+from unloc.study_examples import demo_defaults, enter_repo, plot_run_example  # noqa: F401  (notebook API)
 from unloc.tasks.inference import build_task, predict_all
 from unloc.train.config import TrainConfig
 
@@ -102,3 +103,19 @@ def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str |
     metrics = evaluate_predictions(cfg, predictions, classes, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
     return metrics
+
+
+# The settings each ablation base stands for (one run serves every family's default, instead of identical reruns).
+BASE_ALIASES = {
+    "ablations.base": ("loss_iou", "pyramid_vitdet", "heads_2", "text_one_token", "fusion_mid", "towers_frozen_frozen"),
+    "ablations.tal_base": ("text_paired",),
+}
+
+
+def alias_base_runs(runs):
+    """Ablation runs with each base run repeated under the setting names it stands for (`BASE_ALIASES`)."""
+    import pandas as pd  # noqa: PLC0415
+
+    extra = [runs[runs.stage == base].assign(stage=f"ablations.{name}", name=name)
+             for base, names in BASE_ALIASES.items() for name in names]
+    return pd.concat([runs, *extra], ignore_index=True)

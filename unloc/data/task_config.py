@@ -71,6 +71,8 @@ class TaskDataConfig:
     feature_dtype: str = "float16"  # the cached dtype, part of the cache key (`unloc extract-features --dtype`)
     max_segments: int = 24  # official TAL 24 (the first ones), QVH 12 windows per caption, COIN 28; 0 = no limit
     class_split: str | None = None
+    classes_file: str | None = None  # class names, one per line (e.g. Kinetics label_map.txt): the class list of
+    # training and evaluation, instead of the classes found in each file
     mr_items: str = "video"  # MR training items: 'video' (one random caption per video per epoch, official
     # ANet-Captions) or 'query' (one item per caption, as Charades-STA's 12408 examples)
     skip_bad: bool = True  # undecodable / missing videos are skipped and counted instead of stopping the run
