@@ -11,10 +11,11 @@ import importlib
 import sys
 
 _COMMAND_MODULES = (
+    "unloc.data.extract",
     "unloc.data.check",
     "unloc.data.miniworld.generate",
-    "unloc.data.extract",
     "unloc.eval.cli",
+    "unloc.train_cli",
     "unloc.localize_cli",
 )
 

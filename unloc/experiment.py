@@ -151,6 +151,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, resume: bool =
         result = launch(_train_and_predict, cfg.train.world_size, cfg, str(out), resume, progress)
     else:
         result = _train_and_predict(cfg, str(out), resume, progress)
+    if not is_main():  # under torchrun every rank runs this; rank 0 alone predicts, evaluates and writes
+        return RunResult(out, {}, result.get("train_seconds", 0.0), 0.0, [])
     (out / "classes.json").write_text(json.dumps(result["classes"], indent=1))
     start = time.perf_counter()
     metrics = evaluate_predictions(cfg, result["predictions"], result["classes"], out)
