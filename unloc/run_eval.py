@@ -58,9 +58,20 @@ def evaluate_tal(cfg, submission: dict, classes: dict, out_dir: Path) -> dict[st
     gt_path, split = eval_annotations(cfg)
     pred_path = out_dir / "predictions.json"
     pred_path.write_text(json.dumps(submission))
+    dropped = 0
     if cfg.data.class_split:
         gt_path = restrict_anet_classes(gt_path, classes["eval"], out_dir / "ground_truth_eval_classes.json")
-    return evaluate_temporal_localization(gt_path, pred_path, split=split or "validation")
+        # an unseen class with no instance in the split has no AP; its detections cannot be scored, so they are
+        # left out of the scored file and counted (the full submission stays in predictions.json)
+        present = {a["label"] for v in json.loads(gt_path.read_text())["database"].values() for a in v["annotations"]}
+        scored = {vid: [d for d in dets if d["label"] in present] for vid, dets in submission["results"].items()}
+        dropped = sum(len(d) for d in submission["results"].values()) - sum(len(d) for d in scored.values())
+        pred_path = out_dir / "predictions_scored.json"
+        pred_path.write_text(json.dumps({**submission, "results": scored}))
+    metrics = evaluate_temporal_localization(gt_path, pred_path, split=split or "validation")
+    if cfg.data.class_split:
+        metrics["detections_of_classes_absent_from_split"] = dropped
+    return metrics
 
 
 def evaluate_mr(cfg, rows: list[dict], out_dir: Path) -> dict[str, Any]:
@@ -76,7 +87,7 @@ def evaluate_seg(cfg, stitched: dict, out_dir: Path) -> dict[str, Any]:
     database = json.loads(gt_path.read_text())["database"]
     arrays = {}
     for vid, pred in stitched.items():
-        n = int(np.floor(float(database[vid]["duration"]) * fps))
+        n = int(np.floor(float(database[vid]["duration"]) * fps + 1e-9))  # the evaluator's own frame count
         arrays[vid] = scores_at(pred, np.arange(n) / fps).astype(np.float32)  # (n, q) on the evaluator's grid
     pred_path = out_dir / "predictions.npz"
     np.savez_compressed(pred_path, **arrays)
