@@ -50,12 +50,16 @@ def ensure_world(params_file: str | Path, profile: str | None) -> Path:
     return out
 
 
-def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[TrainConfig, Path]:
-    """The two-tower pretraining's TrainConfig and output directory."""
+def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[TrainConfig, Path, dict]:
+    """The two-tower pretraining's TrainConfig, output directory and architecture: the tower arch every later stage
+    names (`common.model.tower.arch`), so the checkpoint always fits the stages that load it."""
     values = section(params_file, "clip_pretrain", profile)
     out = Path(study_vars(params_file, profile)["models"]) / "clip_mini"
     cfg = from_dict(TrainConfig, values.get("train"), where="clip_pretrain.train")
-    return replace(cfg, out_dir=str(out / "train")), out
+    arch = read_params(params_file)["common"]["model"]["tower"]["arch"]
+    if not isinstance(arch, dict):
+        raise ConfigError("common.model.tower.arch must be the two-tower model's config dict for the mini-world")
+    return replace(cfg, out_dir=str(out / "train")), out, arch
 
 
 def stage_dir(params_file: str | Path, profile: str | None, stage: str, seed: int | None = None) -> Path:
