@@ -10,6 +10,7 @@ import numpy as np
 import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.data import default_collate
 
 from unloc.data.formats.quirks import AnnotationError
@@ -19,7 +20,14 @@ from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import FusionConfig, ModelConfig, PyramidConfig
 from unloc.tasks.clip_pretraining import (
-    ARCH_NAME, MINI_CLIP_ARCH, ClipPretrainer, contrastive_loss, make_datasets, mini_clip_tower, pretrain_clip,
+    ARCH_NAME,
+    MINI_CLIP_ARCH,
+    ClipPretrainer,
+    contrastive_loss,
+    frames_caption_loss,
+    make_datasets,
+    mini_clip_tower,
+    pretrain_clip,
     save_clip,
 )
 from unloc.tasks.clip_retrieval import chance_recall_at_1, object_probe, recall_at_k, retrieval_metrics, scene_key
@@ -139,8 +147,10 @@ def test_augmentation_flips_frames_with_the_act_caption(pair_set):
             assert torch.equal(a["action_ids"], tok([mirror_caption(record.caption)])[0])
         else:
             assert torch.equal(a["action_ids"], p["action_ids"])
-        if record.action in ("disappear", "blink"):
-            assert int(a["frame_idx"]) == 0  # the appearance caption describes the first frame only
+        if record.action in ("disappear", "blink"):  # the appearance caption describes the first frame only
+            assert int(a["frame_idx"]) == 0 and a["frame_valid"].tolist() == [True, False]
+        else:
+            assert a["frame_valid"].all()
         assert torch.equal(a["scene_ids"], p["scene_ids"])
     assert 0 < flips < len(aug)
 
@@ -159,6 +169,28 @@ def test_contrastive_loss_matches_reference():
     assert contrastive_loss(eye, eye, torch.tensor(math.log(100.0))) < 1e-6  # perfect pairs at the scale cap
     capped = contrastive_loss(img, txt, torch.tensor(math.log(1e4)))
     torch.testing.assert_close(capped, contrastive_loss(img, txt, torch.tensor(math.log(100.0))))
+
+
+def test_frames_caption_loss_generalizes_the_clip_loss():
+    img, txt, scale = torch.randn(4, 8), torch.randn(4, 8), torch.tensor(2.0)
+    one = frames_caption_loss(img[:, None], torch.ones(4, 1, dtype=torch.bool), torch.zeros(4, dtype=torch.long),
+                              txt, scale)
+    torch.testing.assert_close(one, contrastive_loss(img, txt, scale))
+    copies = frames_caption_loss(img[:, None].expand(4, 3, 8), torch.ones(4, 3, dtype=torch.bool),
+                                 torch.tensor([0, 2, 1, 0]), txt, scale)
+    torch.testing.assert_close(copies, contrastive_loss(img, txt, scale))
+    frames = torch.randn(4, 3, 8)
+    valid = torch.tensor([[True, True, True], [True, False, False], [True, True, False], [True, True, True]])
+    idx = torch.tensor([1, 0, 1, 2])
+    base = frames_caption_loss(frames, valid, idx, txt, scale)
+    changed = frames.clone()
+    changed[~valid] = torch.randn(int((~valid).sum()), 8)  # frames the caption is not true of play no part
+    torch.testing.assert_close(frames_caption_loss(changed, valid, idx, txt, scale), base)
+    logits = torch.exp(scale) * F.normalize(frames, dim=-1) @ F.normalize(txt, dim=-1).T  # (b, k, b)
+    i2t = torch.stack([F.cross_entropy(logits[b, f][None], torch.tensor([b])) for b in range(4) for f in range(3)
+                       if valid[b, f]]).mean()
+    t2i = F.cross_entropy(torch.stack([logits[b, idx[b]] for b in range(4)]).T, torch.arange(4))
+    torch.testing.assert_close(base, (i2t + t2i) / 2)
 
 
 def test_recall_perfect_and_hand_worked():
@@ -193,6 +225,9 @@ def test_object_probe():
     out = object_probe(frames, torch.eye(3), prompts, captions)
     assert out["probe_top1"] == pytest.approx(2 / 3)  # the third frame's best prompt, a red star, is not there
     assert out["probe_chance"] == pytest.approx(4 / 9)
+    assert out["probe_colour"] == pytest.approx(2 / 3) and out["probe_shape"] == 1.0  # a star is there
+    assert out["probe_colour_chance"] == pytest.approx((2 + 3 + 1) / 9)
+    assert out["probe_shape_chance"] == pytest.approx((1 + 3 + 2) / 9)
 
 
 # --- training and the checkpoint ------------------------------------------------------------------------------------
@@ -217,7 +252,7 @@ def test_overfits_a_fixed_batch(pair_set, tmp_path, action_weight):
 
 
 def test_checkpoint_loads_through_the_tower_code_path(pair_set, tmp_path):
-    model, clip_model = _pretrainer(pair_set)
+    _, clip_model = _pretrainer(pair_set)
     with torch.no_grad():
         for p in clip_model.parameters():
             p.add_(0.01 * torch.randn_like(p))  # stand-in for training: any weights other than the init
@@ -254,7 +289,8 @@ def test_mini_clip_arch_builds_towers():
 def test_pretrain_clip_end_to_end(pairs_dir, tmp_path):
     cfg = TrainConfig(epochs=2, global_batch_size=16, base_lr=1e-3, optimizer="adamw", lr_multipliers={},
                       warmup_epochs=0.5, out_dir="ignored")
-    path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=SMALL_ARCH, progress=False)
+    path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=SMALL_ARCH, action_weight=0.5,
+                                           progress=False)
     assert path == tmp_path / "clip_mini.safetensors" and path.is_file()
     assert (tmp_path / "train" / "history.jsonl").is_file()  # the trainer's folder moved under out_dir
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

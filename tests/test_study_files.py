@@ -57,3 +57,9 @@ def test_notebooks_are_thin(path):
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
         assert not defs, f"{path.name}: logic belongs in the unloc package, not in notebook cells"
         assert len(source.splitlines()) <= 15, f"{path.name}: a cell of {len(source.splitlines())} lines"
+
+
+def test_the_study_tower_is_the_two_tower_models_architecture():
+    from unloc.tasks.clip_pretraining import MINI_CLIP_ARCH
+
+    assert read_params(PARAMS)["common"]["model"]["tower"]["arch"] == MINI_CLIP_ARCH

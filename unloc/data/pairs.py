@@ -5,8 +5,8 @@ UnLoc starts from CLIP; the mini-world cannot download it, so it trains a small 
 object's act and two captions: `scene_caption` lists the objects visible in the first frame (appearance only) and
 `caption` names the act ("the red circle moves left."). `PairDataset` serves one sample per pair: all k frames
 (CLIP-normalized, resized to the image tower), the index of the frame the appearance caption is paired with, and
-both captions tokenized. The appearance caption is true of every frame unless the act changes visibility
-('disappear', 'blink'), so training draws that frame among all k except for those acts (first frame). A horizontal
+both captions tokenized, and which frames the appearance caption is true of: all k unless the act changes
+visibility ('disappear', 'blink'), then the first alone. Training draws the paired frame among those. A horizontal
 flip keeps the appearance caption true and turns "left" into "right" in the act caption, which is swapped with it.
 """
 

@@ -4,11 +4,13 @@ UnLoc initialises both towers from CLIP; no CLIP weights can be fetched here, so
 small open_clip `CustomTextCLIP` (`MINI_CLIP_ARCH`, 64 px frames) on its frame–caption pairs with CLIP's objective:
 symmetric InfoNCE between L2-normalized image and text embeddings with a learnable temperature (logit scale starting
 at 1/0.07, capped at 100). The image tower sees single frames, as in UnLoc, paired with the appearance caption.
-A single frame cannot show the act ("the red circle moves left."), so a second, optional InfoNCE term pairs the act
+A single frame cannot show the act ("the red circle moves left."), so a second, optional InfoNCE term
+(`action_weight`, off by default because it encodes all k frames of a pair, ~3.5x the step time) pairs the act
 caption with an order-aware pooling of the pair's k frame embeddings (a linear map of the concatenated frames,
 initialised to their mean; a plain mean could not tell "left" from "right"). It teaches the text tower the action
-words and the image tower the positions, sizes and orientations that motion is made of; the pooler is a training
-aid only and is not saved. The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
+words and the image tower the positions, sizes and orientations that motion is made of, and every frame the
+appearance caption is true of then joins the appearance term (`frames_caption_loss`). The pooler is a training aid
+and is not saved. The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
 `TowerConfig(arch=MINI_CLIP_ARCH, pretrained=<file>)` loads it through the same code path as real CLIP weights.
 """
 
@@ -36,10 +38,10 @@ from unloc.train import History, TrainConfig, fit, save_weights, seed_everything
 
 # open_clip model-config layout; `custom_text` makes the JSON build the same CustomTextCLIP through open_clip too.
 MINI_CLIP_ARCH: dict[str, Any] = {
-    "embed_dim": 128,
+    "embed_dim": 64,
     "custom_text": True,
-    "vision_cfg": {"image_size": 64, "patch_size": 8, "layers": 4, "width": 128, "head_width": 32, "mlp_ratio": 4},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 128, "heads": 4, "layers": 4},
+    "vision_cfg": {"image_size": 64, "patch_size": 16, "layers": 4, "width": 128, "head_width": 32, "mlp_ratio": 4},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
 }
 CHECKPOINT_NAME = "clip_mini.safetensors"
 ARCH_NAME = "clip_mini.json"
@@ -57,7 +59,7 @@ def mini_clip_tower(arch: dict | None = None, pretrained: str | None = None) -> 
 def default_train_config(out_dir: str | Path = "runs/clip_mini") -> TrainConfig:
     """AdamW with a cosine schedule and one warmup epoch, sized to train `MINI_CLIP_ARCH` in minutes on 2 CPU cores."""
     return TrainConfig(
-        epochs=12, global_batch_size=128, base_lr=1e-3, optimizer="adamw", momentum=0.9, weight_decay=0.1,
+        epochs=10, global_batch_size=64, base_lr=2e-3, optimizer="adamw", momentum=0.9, weight_decay=0.1,
         lr_multipliers={}, warmup_epochs=1.0, schedule="cosine", clip_grad_norm=1.0, checkpoint_every_epochs=0,
         keep_checkpoints=1, out_dir=str(Path(out_dir) / "train"),
     )
@@ -114,7 +116,7 @@ class ClipPretrainer(nn.Module):
             of each pair goes through the image tower.
     """
 
-    def __init__(self, clip_model: nn.Module, frames_per_pair: int, action_weight: float = 0.5) -> None:
+    def __init__(self, clip_model: nn.Module, frames_per_pair: int, action_weight: float = 0.0) -> None:
         super().__init__()
         if action_weight < 0:
             raise ValueError(f"action_weight={action_weight} must be >= 0")
@@ -197,8 +199,8 @@ def _pretrainer_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[s
 def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module) -> tuple[PairDataset, PairDataset]:
     """Train (augmented) and val (frame 0, no flip) datasets with the tower's tokenizer, image size and stats."""
     mean, std = preprocess_stats(clip_model)
-    common = dict(tokenizer=build_tokenizer(tower), image_size=int(clip_model.visual.image_size[0]), mean=mean,
-                  std=std)
+    common = {"tokenizer": build_tokenizer(tower), "image_size": int(clip_model.visual.image_size[0]), "mean": mean,
+              "std": std}
     return (PairDataset(pairs, "train", augment=True, **common), PairDataset(pairs, "val", augment=False, **common))
 
 
@@ -217,7 +219,7 @@ def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
 
 
 def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainConfig | None = None,
-                  arch: dict | None = None, *, action_weight: float = 0.5, eval_batch_size: int = 256,
+                  arch: dict | None = None, *, action_weight: float = 0.0, eval_batch_size: int = 256,
                   device: str | torch.device | None = None, progress: bool = True) -> tuple[Path, dict[str, float], History]:
     """Train the mini-world CLIP on a pair folder, save it as an open_clip checkpoint and evaluate it on val.
 
@@ -227,7 +229,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
             (`train_cfg.out_dir` is replaced by `out_dir/train`, so one run lives in one folder).
         train_cfg: optimizer, schedule, batch and epochs (default `default_train_config`).
         arch: open_clip model config dict (default `MINI_CLIP_ARCH`).
-        action_weight: weight of the act-caption term (0 = appearance captions only).
+        action_weight: weight of the act-caption term; 0 (default) trains on appearance captions only, as CLIP
+            trains on images; > 0 encodes all k frames of every pair, about 3.5x the time of a step at k = 4.
         eval_batch_size: pairs per forward pass in the evaluation.
         device: where to train (default: the trainer's choice, CUDA when available).
         progress: show the trainer's progress bar.
@@ -255,6 +258,6 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
 
 
 __all__ = [
-    "ARCH_NAME", "CHECKPOINT_NAME", "ClipPretrainer", "MINI_CLIP_ARCH", "contrastive_loss", "default_train_config", "frames_caption_loss",
-    "make_datasets", "mini_clip_tower", "pretrain_clip", "save_clip",
+    "ARCH_NAME", "CHECKPOINT_NAME", "MINI_CLIP_ARCH", "ClipPretrainer", "contrastive_loss", "default_train_config",
+    "frames_caption_loss", "make_datasets", "mini_clip_tower", "pretrain_clip", "save_clip",
 ]

@@ -102,13 +102,20 @@ def object_probe(frame_emb: torch.Tensor, prompt_emb: torch.Tensor, prompts: Seq
         scene_captions: N appearance captions; an object is present when "{colour} {shape}" occurs in it.
 
     Returns:
-        {'probe_top1', 'probe_chance'} fractions.
+        {'probe_top1': the best prompt's object is present, 'probe_colour' / 'probe_shape': some present object has
+        its colour / shape, and the rates of a uniformly random prompt: 'probe_chance', 'probe_colour_chance',
+        'probe_shape_chance'}, fractions.
     """
-    present = torch.tensor([[f"{c} {s}" in cap for c, s, _ in prompts] for cap in scene_captions])  # (N, P)
-    sim = F.normalize(frame_emb.float(), dim=-1) @ F.normalize(prompt_emb.float(), dim=-1).T
-    best = sim.argmax(dim=1).cpu()
-    return {"probe_top1": present[torch.arange(len(best)), best].float().mean().item(),
-            "probe_chance": present.float().mean().item()}
+    best = (F.normalize(frame_emb.float(), dim=-1) @ F.normalize(prompt_emb.float(), dim=-1).T).argmax(dim=1).cpu()
+    rows = torch.arange(len(best))
+    tests = {"probe": lambda c, s, cap: f"{c} {s}" in cap, "probe_colour": lambda c, s, cap: f"{c} " in cap,
+             "probe_shape": lambda c, s, cap: f" {s}" in cap}
+    out = {}
+    for name, test in tests.items():
+        hit = torch.tensor([[test(c, s, cap) for c, s, _ in prompts] for cap in scene_captions])  # (N, P)
+        out["probe_top1" if name == "probe" else name] = hit[rows, best].float().mean().item()
+        out[f"{name}_chance"] = hit.float().mean().item()
+    return out
 
 
 @torch.no_grad()
