@@ -30,9 +30,9 @@ from torch import nn
 from unloc.config import ExperimentConfig
 from unloc.data.formats import read_annotations
 from unloc.data.frames import FpsSampling, FrameDataset
+from unloc.data.task_build import frame_transform
 from unloc.data.task_data import Entry, TaskDataset
 from unloc.data.task_loader import eval_batches
-from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoFile
 from unloc.eval.segmentation import predicted_labels
 from unloc.experiment import load_run
@@ -120,10 +120,6 @@ def _class_list(classes: list[str] | None, run_classes: dict) -> list[str]:
     return list(names)
 
 
-def _transform(cfg: ExperimentConfig) -> FrameTransform:
-    return FrameTransform(crop_size=cfg.data.image.crop_size, short_side=cfg.data.image.short_side, train=False)
-
-
 def localize(run: str | Path | Loaded, video_path: str | Path, *, queries: Sequence[str] | None = None,
              classes: Sequence[str] | None = None, segment: bool = False, window_sec: float | None = None,
              top_k: int = 10, device: str | torch.device = "cpu", batch_size: int = 2) -> dict[str, Any]:
@@ -176,12 +172,12 @@ def localize(run: str | Path | Loaded, video_path: str | Path, *, queries: Seque
                windows=[list(span) for span in spans])
     if mode == "mr":
         text = tokenizer(queries).to(device)  # (c, n)
-        result = windowed_predictions(video, spans, num_frames, _transform(cfg), lambda b: mr_candidates(model, b, text),
+        result = windowed_predictions(video, spans, num_frames, frame_transform(cfg.data, False), lambda b: mr_candidates(model, b, text),
                                       nms, device, batch_size)
         return {**out, "queries": queries, "predictions": _mr_rows(result, queries)}
     names = _class_list(classes, run_classes)
     task = build_task(replace(cfg.task, nms=nms), class_names=names, tokenizer=tokenizer)
-    result = windowed_predictions(video, spans, num_frames, _transform(cfg), lambda b: tal_candidates(task, model, b),
+    result = windowed_predictions(video, spans, num_frames, frame_transform(cfg.data, False), lambda b: tal_candidates(task, model, b),
                                   nms, device, batch_size)
     return {**out, "classes": names, "predictions": [
         {"label": names[c], "start_sec": s, "end_sec": e, "score": score} for s, e, score, c in kept_rows(result, 0)]}
@@ -221,7 +217,7 @@ def _segment(cfg: ExperimentConfig, model: nn.Module, tokenizer, names: list[str
     sampling = cfg.data.sampling
     if not sampling.fps > 0:
         raise LocalizeError("the 'seg' run samples with linspace (sampling.fps = 0); segmentation needs fps windows")
-    clips = FrameDataset([str(video_path)], FpsSampling(sampling.fps, sampling.window, "all"), _transform(cfg),
+    clips = FrameDataset([str(video_path)], FpsSampling(sampling.fps, sampling.window, "all"), frame_transform(cfg.data, False),
                          video_ids=["video"], skip_bad=False)
     dataset = TaskDataset(clips, [Entry(i, "video", 0.0) for i in range(len(clips))], class_names=names)
     task = build_task(cfg.task, class_names=names, tokenizer=tokenizer)

@@ -19,7 +19,7 @@ from unloc.data.extract import ExtractReport, extract_features
 from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec
 from unloc.data.formats import read_annotations
 from unloc.data.paths import resolve_videos
-from unloc.data.task_build import _sampling, _transform
+from unloc.data.task_build import frame_sampling, frame_transform
 from unloc.model.build import build_image_tower
 
 
@@ -52,12 +52,11 @@ def _stage_videos(cfg, role: str) -> dict[str, str]:
     return {Path(path).stem: str(path) for path in found.values()}  # cached under the file's name, as the reader looks
 
 
-def ensure_stage_features(cfg, model: nn.Module | None = None, *, progress: bool = True) -> list[ExtractReport]:
+def ensure_stage_features(cfg, *, progress: bool = True) -> list[ExtractReport]:
     """Encode the stage's missing videos into its feature cache; no-op when the stage does not use the cache.
 
     Args:
         cfg: the resolved `ExperimentConfig`.
-        model: the stage's model after its initial weights were loaded (checked against the cached tower).
         progress: tqdm bar.
 
     Returns:
@@ -67,12 +66,10 @@ def ensure_stage_features(cfg, model: nn.Module | None = None, *, progress: bool
         return []
     tower_cfg = cfg.model.tower
     tower = build_image_tower(tower_cfg).eval()
-    if model is not None and cfg.init.checkpoint:
-        check_tower_matches(model, tower, cfg.init.checkpoint)
     reports = []
     for role in ("train", "eval"):
-        sampling = _sampling(cfg.data, role == "train")
-        transform = _transform(cfg.data, False)
+        sampling = frame_sampling(cfg.data, role == "train")
+        transform = frame_transform(cfg.data, False)
         spec = feature_spec(tower=tower_cfg.arch, checkpoint=checkpoint_identity(tower_cfg.pretrained),
                             frame_token=tower_cfg.frame_token, sampling=sampling, transform=transform,
                             dtype=cfg.data.feature_dtype)

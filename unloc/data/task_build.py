@@ -97,14 +97,14 @@ def _query_entries(ann: AnnotationSet, train: bool, per_query: bool, max_segment
     return entries
 
 
-def _sampling(cfg: TaskDataConfig, train: bool) -> LinspaceSampling | FpsSampling:
+def frame_sampling(cfg: TaskDataConfig, train: bool) -> LinspaceSampling | FpsSampling:
     s = cfg.sampling
     if s.fps > 0:
         return FpsSampling(fps=s.fps, window=s.window, mode="random" if train else "all")
     return LinspaceSampling(s.num_frames)
 
 
-def _transform(cfg: TaskDataConfig, train: bool) -> FrameTransform:
+def frame_transform(cfg: TaskDataConfig, train: bool) -> FrameTransform:
     image = cfg.image
     return FrameTransform(crop_size=image.crop_size, short_side=image.short_side, train=train,
                           flip_prob=image.flip_prob, scale_jitter=image.scale_jitter)
@@ -119,7 +119,7 @@ def open_feature_cache(cfg: TaskDataConfig, tower, sampling) -> FeatureCache:
     if tower is None:
         raise ValueError(f"{root} is a cache root: pass the model's TowerConfig to find the matching cache")
     spec = feature_spec(tower=tower.arch, checkpoint=checkpoint_identity(tower.pretrained),
-                        frame_token=tower.frame_token, sampling=sampling, transform=_transform(cfg, False),
+                        frame_token=tower.frame_token, sampling=sampling, transform=frame_transform(cfg, False),
                         dtype=cfg.feature_dtype)
     return find_cache(root, spec)
 
@@ -170,7 +170,7 @@ def build_task_dataset(cfg: TaskDataConfig, kind: str, role: str, *, tokenizer: 
         names = list(class_names) if class_names is not None else list(ann.classes)
         mapping = _class_index(ann, names, cfg.class_split, report)
         entries = _class_entries(ann, mapping, class_names is not None, cfg.max_segments, report)
-    sampling = _sampling(cfg, train)
+    sampling = frame_sampling(cfg, train)
     use_cache = cfg.feature_cache is not None and (tower is None or tower.freeze_image)
     cache = open_feature_cache(cfg, tower, sampling) if use_cache else None
     found = _locate([e.video_id for e in entries], cfg, cache)
@@ -187,7 +187,7 @@ def build_task_dataset(cfg: TaskDataConfig, kind: str, role: str, *, tokenizer: 
     if cache is not None:
         clips = FeatureDataset(cache, sources, sampling, skip_bad=cfg.skip_bad, seed=seed)
     else:
-        clips = FrameDataset(sources, sampling, _transform(cfg, train), video_ids=order, skip_bad=cfg.skip_bad,
+        clips = FrameDataset(sources, sampling, frame_transform(cfg, train), video_ids=order, skip_bad=cfg.skip_bad,
                              seed=seed)
     entries = _attach(entries, order, clips)
     if report.counts:
