@@ -71,20 +71,45 @@ def read_params(params_file: str | Path) -> dict[str, Any]:
 
 
 def resolve_stage(params: Mapping[str, Any], stage: str, profile: str | None = None) -> dict[str, Any]:
-    """The merged mapping of one stage: common <- base chain <- stage <- profile delta for its group."""
-    section = resolve_section(params, stage)
-    merged = merge(dict(params.get("common") or {}), section)
+    """The merged mapping of one stage: common <- base chain <- stage <- profile delta for its group.
+
+    A profile with a `paper_configs: {stage: name}` mapping replaces the listed stages by the packaged paper-scale
+    configuration `name` (`unloc.paper_configs`, data under the profile's `{paper}` variable), then applies the
+    profile's `all` delta; a stage the mapping does not list is an error under that profile, so a real-data run never
+    falls back to mini-world settings.
+    """
     profile = profile if profile is not None else params.get("profile")
+    prof: Mapping[str, Any] = {}
     if profile:
         profiles = params.get("profiles") or {}
         if profile not in profiles:
             raise ConfigError(f"profile '{profile}' is not defined under 'profiles' (have: {sorted(profiles)})")
-        group = merged.get("group", ExperimentConfig.group)
         prof = profiles[profile] or {}
+    if "paper_configs" in prof:
+        return _resolve_paper_stage(params, stage, profile, prof)
+    section = resolve_section(params, stage)
+    merged = merge(dict(params.get("common") or {}), section)
+    if profile:
+        group = merged.get("group", ExperimentConfig.group)
         merged = merge(merged, prof.get("all") or {})
         merged = merge(merged, prof.get(group) or {})
     merged.setdefault("name", stage)
     return substitute(merged, path_vars(params, profile))
+
+
+def _resolve_paper_stage(params: Mapping[str, Any], stage: str, profile: str, prof: Mapping[str, Any]) -> dict:
+    from unloc.paper_configs import PAPER_ROOT_VAR, resolve_paper  # paper_configs builds on this module
+
+    mapping = prof["paper_configs"] or {}
+    if stage not in mapping:
+        raise ConfigError(f"profile '{profile}' maps no paper configuration to stage '{stage}' (it maps: "
+                          f"{', '.join(sorted(mapping))}); the mini-world settings of that stage do not apply to "
+                          "real data")
+    root = path_vars(params, profile).get(PAPER_ROOT_VAR)
+    merged = resolve_paper(str(mapping[stage]), paper_root=root)
+    merged = merge(merged, substitute(dict(prof.get("all") or {}), path_vars(params, profile)))
+    merged["name"] = stage
+    return merged
 
 
 def path_vars(params: Mapping[str, Any], profile: str | None = None) -> dict[str, str]:

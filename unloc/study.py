@@ -89,9 +89,9 @@ def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: in
 def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
     """Predict the evaluation split again with a trained run and a changed task setting (e.g. prompt_mode='ensemble'),
     without retraining; writes predictions and metrics.json into `out_dir`."""
-    from unloc.data.task_build import build_task_dataset  # noqa: PLC0415
-    from unloc.data.task_loader import eval_batches  # noqa: PLC0415
-    from unloc.model.clip_loader import build_tokenizer  # noqa: PLC0415
+    from unloc.data.task_build import build_task_dataset
+    from unloc.data.task_loader import eval_batches
+    from unloc.model.clip_loader import build_tokenizer
 
     _, model, classes = load_run(run_dir)
     cfg = replace(params_cfg, task=replace(params_cfg.task, **task_changes))
@@ -118,7 +118,7 @@ BASE_ALIASES = {
 
 def alias_base_runs(runs):
     """Ablation runs with each base run repeated under the setting names it stands for (`BASE_ALIASES`)."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     extra = [runs[runs.stage == base].assign(stage=f"ablations.{name}", name=name)
              for base, names in BASE_ALIASES.items() for name in names]
