@@ -36,7 +36,7 @@ def test_listed_stage_is_the_packaged_configuration(stage):
     assert cfg.data.train.annotations.startswith("data/paper/")
 
 
-def test_the_profile_data_root_moves_every_path(tmp_path):
+def test_the_profile_data_root_moves_every_path():
     params = read_params(PARAMS)
     params["profiles"]["paper"]["vars"] = {"paper": "/datasets/unloc"}
     merged = resolve_stage(params, "tal.finetune", "paper")
