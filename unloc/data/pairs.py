@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch.utils.data import Dataset
 
+from unloc.data.caption_negatives import swap_negatives
 from unloc.data.formats.fileio import read_lines
 from unloc.data.formats.quirks import AnnotationError
 
@@ -140,6 +141,9 @@ class PairDataset(Dataset):
         frame_idx: () int64, the frame paired with the appearance caption.
         frame_valid: (k,) bool, the frames the appearance caption is true of (all, or the first alone).
         scene_ids: (n,) int64 tokens of the appearance caption; action_ids: (n,) of the act caption.
+        with `negative_words`: scene_neg_ids (n,) tokens of the appearance caption with one of those words swapped
+            (`caption_negatives.swap_negatives`, fixed per pair) and scene_neg_valid () bool, False when the
+            caption holds none of the words (the negative is then the caption itself and must be ignored).
 
     Args:
         pairs: the pair set.
@@ -148,10 +152,12 @@ class PairDataset(Dataset):
         image_size: side of the image tower's input; frames of another size are resized (bilinear, antialiased).
         mean, std: per-channel normalization of frames in [0, 1].
         augment: draw the appearance frame among the k frames and flip half the samples; else frame 0, no flip.
+        negative_words: interchangeable words for hard-negative appearance captions (None: no negatives).
     """
 
     def __init__(self, pairs: PairSet, split: str, *, tokenizer: Callable[[list[str]], torch.Tensor],
-                 image_size: int, mean: tuple[float, ...], std: tuple[float, ...], augment: bool) -> None:
+                 image_size: int, mean: tuple[float, ...], std: tuple[float, ...], augment: bool,
+                 negative_words: Sequence[str] | None = None) -> None:
         self.records = pairs.split(split)
         if not self.records:
             raise ValueError(f"the pair set has no '{split}' pairs")
@@ -167,6 +173,11 @@ class PairDataset(Dataset):
         self.action_ids = tokenizer(self.action_captions)
         self.mirrored_action_ids = tokenizer([mirror_caption(c) for c in self.action_captions])
         self.stable = torch.tensor([r.action not in VISIBILITY_CHANGING_ACTIONS for r in self.records])
+        self.scene_neg_ids: torch.Tensor | None = None
+        if negative_words is not None:
+            negatives = swap_negatives(self.scene_captions, negative_words)
+            self.scene_neg_valid = torch.tensor([n is not None for n in negatives])
+            self.scene_neg_ids = tokenizer([n if n is not None else c for n, c in zip(negatives, self.scene_captions)])
 
     @property
     def frames_per_pair(self) -> int:
@@ -195,10 +206,14 @@ class PairDataset(Dataset):
         frame_valid = torch.ones(self.frames_per_pair, dtype=torch.bool) if stable else (
             torch.arange(self.frames_per_pair) == 0)
         action_ids = self.mirrored_action_ids[i] if flip else self.action_ids[i]
-        return {
+        sample = {
             "frames": frames.flip(-1) if flip else frames,
             "frame_idx": torch.tensor(frame_idx),
             "frame_valid": frame_valid,
             "scene_ids": self.scene_ids[i],
             "action_ids": action_ids,
         }
+        if self.scene_neg_ids is not None:
+            sample["scene_neg_ids"] = self.scene_neg_ids[i]
+            sample["scene_neg_valid"] = self.scene_neg_valid[i]
+        return sample

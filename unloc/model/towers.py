@@ -4,6 +4,10 @@ The image tower encodes every frame on its own and returns one token per frame: 
 ('cls', UnLoc-B) or the mean of the patch tokens after `ln_post` ('mean', UnLoc-L's GAP; here the CLS token stays in
 the ViT's sequence, the official GAP drops it). The official B models also learn a different CLS per frame; this
 port keeps CLIP's single CLS so that frame features do not depend on the frame's position and can be cached.
+CLIP's ResNets (open_clip `ModifiedResNet`) are accepted too, for the mini-world's stand-in CLIP, whose ViT is too
+small to learn shapes from 64 px frames: 'cls' is then the attention-pool output (its query is the mean token, the
+ResNet's counterpart of the CLS token; the pool's output projection is part of it, there is no separate one to
+remove) and 'mean' the average of the last stage's feature map.
 The text tower returns every token after `ln_final`, the pooled EOS token and the padding mask (pad id 0).
 CLIP's own output projections are removed: UnLoc projects both towers into the fusion width with fresh layers that
 live outside the towers and always train. A frozen tower has no trainable parameters, runs without autograd and
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import open_clip
 import torch
 import torch.nn.functional as F
+from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import TextTransformer, VisionTransformer
 from torch import nn
 
@@ -60,7 +65,7 @@ class _FreezableTower(nn.Module):
 
 
 class ImageTower(_FreezableTower):
-    """Per-frame CLIP ViT: frames (N, 3, h, w) -> one token per frame (N, out_dim).
+    """Per-frame CLIP image encoder (ViT or ModifiedResNet): frames (N, 3, h, w) -> one token per frame (N, out_dim).
 
     Inputs are already resized to `image_size` and normalized with `mean`/`std` (see `normalize`).
     """
@@ -68,21 +73,29 @@ class ImageTower(_FreezableTower):
     def __init__(self, visual: nn.Module, *, frame_token: str, frozen: bool,
                  mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__(frozen)
-        if not isinstance(visual, VisionTransformer) or visual.attn_pool is not None:
-            raise ValueError(f"image towers must be open_clip ViTs without attentional pooling, got {type(visual)}")
-        if frame_token not in FRAME_TOKENS or (frame_token == "cls" and visual.pool_type != "tok"):
-            raise ValueError(f"frame_token={frame_token!r} needs a ViT with a CLS token (pool_type {visual.pool_type})")
-        visual.proj = None  # the per-frame token is taken before CLIP's projection (reference §1.2)
-        visual.output_tokens = True
+        if frame_token not in FRAME_TOKENS:
+            raise ValueError(f"frame_token={frame_token!r} must be one of {FRAME_TOKENS}")
+        if isinstance(visual, VisionTransformer) and visual.attn_pool is None:
+            if frame_token == "cls" and visual.pool_type != "tok":
+                raise ValueError(f"frame_token='cls' needs a ViT with a CLS token (pool_type {visual.pool_type})")
+            visual.proj = None  # the per-frame token is taken before CLIP's projection (reference §1.2)
+            visual.output_tokens = True
+            self.out_dim = int(visual.ln_post.normalized_shape[0])
+        elif isinstance(visual, ModifiedResNet):
+            pool = visual.attnpool
+            self.out_dim = int(pool.c_proj.out_features if frame_token == "cls" else pool.c_proj.in_features)
+        else:
+            raise ValueError("image towers must be open_clip ViTs without attentional pooling or ModifiedResNets, "
+                             f"got {type(visual)}")
         self.visual = visual
         self.frame_token = frame_token
-        height, width = visual.image_size
+        size = visual.image_size
+        height, width = (size, size) if isinstance(size, int) else size
         if height != width:
             raise ValueError(f"only square image towers are supported, got {visual.image_size}")
         self.image_size = int(height)
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)
-        self.out_dim = int(visual.ln_post.normalized_shape[0])
         self.freeze(frozen)
 
     def normalize(self, frames: torch.Tensor) -> torch.Tensor:
@@ -94,8 +107,17 @@ class ImageTower(_FreezableTower):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Args: frames (N, 3, h, w) normalized. Returns: (N, out_dim) one token per frame."""
         with self._grad_context():
+            if isinstance(self.visual, ModifiedResNet):
+                return self._resnet_token(frames)
             pooled, patches = self.visual(frames)  # (N, d), (N, h'*w', d)
             return pooled if self.frame_token == "cls" else patches.mean(dim=1)
+
+    def _resnet_token(self, frames: torch.Tensor) -> torch.Tensor:
+        net = self.visual
+        x = net.stem(frames)
+        for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
+            x = stage(x)  # (N, c, h', w'), h' = image_size / 32 after layer4
+        return net.attnpool(x) if self.frame_token == "cls" else x.mean(dim=(2, 3))
 
 
 class TextTower(_FreezableTower):

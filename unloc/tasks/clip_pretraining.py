@@ -10,7 +10,9 @@ caption with an order-aware pooling of the pair's k frame embeddings (a linear m
 initialised to their mean; a plain mean could not tell "left" from "right"). It teaches the text tower the action
 words and the image tower the positions, sizes and orientations that motion is made of, and every frame the
 appearance caption is true of then joins the appearance term (`frames_caption_loss`). The pooler is a training aid
-and is not saved. The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
+and is not saved. `negative_words` (off by default) adds one hard-negative caption per pair, the appearance caption
+with one of those words swapped (`unloc.data.caption_negatives`), that each frame must rank below its own caption.
+The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
 `TowerConfig(arch=MINI_CLIP_ARCH, pretrained=<file>)` loads it through the same code path as real CLIP weights.
 """
 
@@ -21,6 +23,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +68,33 @@ def default_train_config(out_dir: str | Path = "runs/clip_mini") -> TrainConfig:
     )
 
 
-def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
+                     negative_emb: torch.Tensor | None = None,
+                     negative_valid: torch.Tensor | None = None) -> torch.Tensor:
     """CLIP's symmetric InfoNCE: matching (image i, text i) against every other text and image of the batch.
 
     Args:
         image_emb: (b, d) image embeddings (normalized here).
         text_emb: (b, d) text embeddings of the same b pairs.
         logit_scale: () log of the inverse temperature; exp() is capped at 100.
+        negative_emb: (b, d) optional hard-negative texts: every image also ranks these b extra captions
+            (image->text only, as NegCLIP; the texts' own ranking of the images is unchanged).
+        negative_valid: (b,) bool, the negatives to use (default all).
 
     Returns:
         () mean of the image->text and text->image cross entropies.
     """
     scale = logit_scale.exp().clamp(max=_MAX_LOGIT_SCALE)
-    logits = scale * F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T  # (b, b)
+    image = F.normalize(image_emb, dim=-1)
+    logits = scale * image @ F.normalize(text_emb, dim=-1).T  # (b, b)
     target = torch.arange(len(logits), device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    i2t = logits
+    if negative_emb is not None:
+        neg = scale * image @ F.normalize(negative_emb, dim=-1).T  # (b, b)
+        if negative_valid is not None:
+            neg = neg.masked_fill(~negative_valid[None, :], float("-inf"))
+        i2t = torch.cat([logits, neg], dim=1)  # (b, 2b)
+    return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target))
 
 
 def frames_caption_loss(frame_emb: torch.Tensor, frame_valid: torch.Tensor, frame_idx: torch.Tensor,
@@ -114,6 +129,9 @@ class ClipPretrainer(nn.Module):
         frames_per_pair: k, the frames the pooler concatenates.
         action_weight: weight of the act-caption term; 0 drops it (and the pooler), and only the appearance frame
             of each pair goes through the image tower.
+
+    With hard-negative captions in the batch (`scene_neg_ids`), each appearance frame also ranks the b swapped
+    captions (`contrastive_loss`'s negatives); they join the single-frame term only (not `frames_caption_loss`).
     """
 
     def __init__(self, clip_model: nn.Module, frames_per_pair: int, action_weight: float = 0.0) -> None:
@@ -163,7 +181,8 @@ class ClipPretrainer(nn.Module):
         return all_emb[rows, frame_idx], self.pool_frames(all_emb)
 
     def forward(self, frames: torch.Tensor, frame_idx: torch.Tensor, frame_valid: torch.Tensor,
-                scene_ids: torch.Tensor, action_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+                scene_ids: torch.Tensor, action_ids: torch.Tensor, scene_neg_ids: torch.Tensor | None = None,
+                scene_neg_valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses of one batch of b pairs.
 
         Args:
@@ -171,6 +190,7 @@ class ClipPretrainer(nn.Module):
             frame_idx: (b,) the frame paired with each appearance caption.
             frame_valid: (b, k) bool, the frames the appearance caption is true of (used with the act term).
             scene_ids: (b, n) appearance-caption tokens; action_ids: (b, n) act-caption tokens.
+            scene_neg_ids: (b, n) optional hard-negative appearance captions; scene_neg_valid: (b,) bool.
 
         Returns:
             {"loss", "image_loss", "logit_scale"} and, with the act term, {"action_loss", "action_logit_scale"}.
@@ -178,8 +198,11 @@ class ClipPretrainer(nn.Module):
         scene_emb = self.encode_text(scene_ids)
         if self.temporal is None:
             frame_emb, clip_emb = self.embed_pairs(frames, frame_idx)
-            image_loss = contrastive_loss(frame_emb, scene_emb, self.clip.logit_scale)
-        else:  # every frame is encoded for the act term anyway, so every valid one joins the appearance term
+            neg_emb = None if scene_neg_ids is None else self.encode_text(scene_neg_ids)
+            image_loss = contrastive_loss(frame_emb, scene_emb, self.clip.logit_scale, neg_emb, scene_neg_valid)
+        else:
+            if scene_neg_ids is not None:
+                raise ValueError("hard-negative captions are not combined with the act-caption term")  # every frame is encoded for the act term anyway, so every valid one joins the appearance term
             all_emb = self.encode_frames(frames)
             clip_emb = self.pool_frames(all_emb)
             image_loss = frames_caption_loss(all_emb, frame_valid, frame_idx, scene_emb, self.clip.logit_scale)
@@ -196,12 +219,16 @@ def _pretrainer_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[s
     return model(**batch)
 
 
-def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module) -> tuple[PairDataset, PairDataset]:
-    """Train (augmented) and val (frame 0, no flip) datasets with the tower's tokenizer, image size and stats."""
+def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module,
+                  negative_words: Sequence[str] | None = None) -> tuple[PairDataset, PairDataset]:
+    """Train (augmented, with hard negatives when `negative_words` is given) and val (frame 0, no flip) datasets
+    with the tower's tokenizer, image size and stats."""
     mean, std = preprocess_stats(clip_model)
-    common = {"tokenizer": build_tokenizer(tower), "image_size": int(clip_model.visual.image_size[0]), "mean": mean,
-              "std": std}
-    return (PairDataset(pairs, "train", augment=True, **common), PairDataset(pairs, "val", augment=False, **common))
+    size = clip_model.visual.image_size  # an int for open_clip's ResNets, (h, w) for its ViTs
+    common = {"tokenizer": build_tokenizer(tower), "image_size": int(size if isinstance(size, int) else size[0]),
+              "mean": mean, "std": std}
+    return (PairDataset(pairs, "train", augment=True, negative_words=negative_words, **common),
+            PairDataset(pairs, "val", augment=False, **common))
 
 
 def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
@@ -219,7 +246,8 @@ def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
 
 
 def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainConfig | None = None,
-                  arch: dict | None = None, *, action_weight: float = 0.0, eval_batch_size: int = 256,
+                  arch: dict | None = None, *, action_weight: float = 0.0,
+                  negative_words: Sequence[str] | None = None, eval_batch_size: int = 256,
                   device: str | torch.device | None = None, progress: bool = True) -> tuple[Path, dict[str, float], History]:
     """Train the mini-world CLIP on a pair folder, save it as an open_clip checkpoint and evaluate it on val.
 
@@ -231,6 +259,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         arch: open_clip model config dict (default `MINI_CLIP_ARCH`).
         action_weight: weight of the act-caption term; 0 (default) trains on appearance captions only, as CLIP
             trains on images; > 0 encodes all k frames of every pair, about 3.5x the time of a step at k = 4.
+        negative_words: interchangeable words (the mini-world's shapes) for one hard-negative caption per pair
+            (`caption_negatives`); None (default) trains without; not combined with `action_weight` > 0.
         eval_batch_size: pairs per forward pass in the evaluation.
         device: where to train (default: the trainer's choice, CUDA when available).
         progress: show the trainer's progress bar.
@@ -238,6 +268,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     Returns:
         (checkpoint path, val metrics (see `clip_retrieval.evaluate_pretrainer`) plus train_time_sec, History).
     """
+    if negative_words is not None and action_weight > 0:
+        raise ValueError("negative_words (hard-negative captions) and action_weight > 0 cannot be combined")
     out_dir = Path(out_dir)
     arch = copy.deepcopy(arch if arch is not None else MINI_CLIP_ARCH)
     cfg = dataclasses.replace(train_cfg or default_train_config(out_dir), out_dir=str(out_dir / "train"))
@@ -245,7 +277,7 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     pairs = read_pairs(pairs_dir)
     tower = mini_clip_tower(arch)
     clip_model = create_clip(tower)
-    train_set, val_set = make_datasets(pairs, tower, clip_model)
+    train_set, val_set = make_datasets(pairs, tower, clip_model, negative_words)
     model = ClipPretrainer(clip_model, pairs.frames_per_pair, action_weight)
     t0 = time.perf_counter()
     history = fit(model, _pretrainer_step, cfg, dataset=train_set, device=device, progress=progress)
