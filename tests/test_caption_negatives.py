@@ -27,7 +27,7 @@ def test_word_swap_changes_exactly_one_word_and_keeps_plurals():
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(200):
-        out = word_swap_negative("a red circle and two blue stars.", SHAPES, rng)
+        out = word_swap_negative("a red circle and two blue stars.", [SHAPES], rng)
         before, after = "a red circle and two blue stars.".split(), out.split()
         changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
         assert len(changed) == 1
@@ -36,17 +36,25 @@ def test_word_swap_changes_exactly_one_word_and_keeps_plurals():
         assert new.endswith("s.") == old.endswith("s.")  # "stars." stays plural
         seen.add(out)
     assert len(seen) == 6  # 2 positions x 3 other shapes, all drawn
-    assert word_swap_negative("a red blob.", SHAPES, rng) is None
-    assert word_swap_negative("the circles' squares", ("circle", "square"), rng) in {
+    assert word_swap_negative("a red blob.", [SHAPES], rng) is None
+    assert word_swap_negative("the circles' squares", [("circle", "square")], rng) in {
         "the squares' squares", "the circles' circles"}
     with pytest.raises(ValueError, match="two distinct"):
-        word_swap_negative("x", ("circle", "circle"), rng)
+        word_swap_negative("x", [("circle", "circle")], rng)
+
+
+def test_phrase_groups_swap_within_their_group_longest_phrase_first():
+    rng = np.random.default_rng(1)
+    groups = [SHAPES, ("moving left", "moving right", "moving")]
+    outs = {word_swap_negative("a red circle moving left.", groups, rng) for _ in range(200)}
+    assert outs == {"a red square moving left.", "a red triangle moving left.", "a red star moving left.",
+                    "a red circle moving right.", "a red circle moving."}
 
 
 def test_swap_negatives_are_reproducible():
     texts = ["a red circle.", "two green stars.", "nothing here."]
-    assert swap_negatives(texts, SHAPES, seed=3) == swap_negatives(texts, SHAPES, seed=3)
-    assert swap_negatives(texts, SHAPES)[2] is None
+    assert swap_negatives(texts, [SHAPES], seed=3) == swap_negatives(texts, [SHAPES], seed=3)
+    assert swap_negatives(texts, [SHAPES])[2] is None
 
 
 def test_contrastive_loss_with_negatives_matches_reference():
@@ -75,8 +83,8 @@ def test_dataset_carries_one_fixed_negative_per_pair(pairs_dir):
     pairs = read_pairs(pairs_dir)
     tok = build_tokenizer(mini_clip_tower(RN_ARCH))
     ds = PairDataset(pairs, "train", tokenizer=tok, image_size=32, mean=(0, 0, 0), std=(1, 1, 1), augment=True,
-                     negative_words=SHAPES)
-    expected = swap_negatives(ds.scene_captions, SHAPES)
+                     negative_groups=[SHAPES])
+    expected = swap_negatives(ds.scene_captions, [SHAPES])
     for i in (0, 5):
         sample = ds[i]
         assert bool(sample["scene_neg_valid"]) == (expected[i] is not None)
@@ -92,10 +100,10 @@ def test_dataset_carries_one_fixed_negative_per_pair(pairs_dir):
 def test_pretrain_with_hard_negatives_and_a_resnet_tower(pairs_dir, tmp_path):
     cfg = TrainConfig(epochs=2, global_batch_size=16, base_lr=1e-3, optimizer="adamw", lr_multipliers={},
                       warmup_epochs=0.5, out_dir="ignored")
-    path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=RN_ARCH, negative_words=SHAPES,
+    path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=RN_ARCH, negative_groups=[SHAPES],
                                            progress=False)
     assert path.is_file() and len(history.steps) == 2 * (45 // 16)
     assert 0.0 <= metrics["i2t_r1"] <= metrics["i2t_r5"] <= 1.0
     with pytest.raises(ValueError, match="cannot be combined"):
-        pretrain_clip(pairs_dir, tmp_path / "x", dataclasses.replace(cfg), arch=RN_ARCH, negative_words=SHAPES,
+        pretrain_clip(pairs_dir, tmp_path / "x", dataclasses.replace(cfg), arch=RN_ARCH, negative_groups=[SHAPES],
                       action_weight=0.5, progress=False)

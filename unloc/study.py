@@ -17,6 +17,7 @@ from unloc.config import ExperimentConfig, load_config, path_vars, read_params
 from unloc.configio import ConfigError, from_dict
 from unloc.data.miniworld.generate import generate_world
 from unloc.data.miniworld.sizes import SIZES
+from unloc.data.miniworld.vocab import ACTIONS, COLOURS, SHAPES
 from unloc.experiment import RunResult, load_run, run_experiment
 from unloc.run_eval import evaluate_predictions
 from unloc.study_examples import demo_defaults, enter_repo, plot_run_example  # noqa: F401  (notebook API)
@@ -60,6 +61,33 @@ def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[Tra
     if not isinstance(arch, dict):
         raise ConfigError("common.model.tower.arch must be the two-tower model's config dict for the mini-world")
     return replace(cfg, out_dir=str(out / "train")), out, arch
+
+
+def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]:
+    """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` (default 0) and
+    `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`, `actions`: the action phrases
+    of class names, "moving left") or as explicit word lists; absent or null trains without hard negatives."""
+    values = section(params_file, "clip_pretrain", profile)
+    unknown = set(values) - {"train", "action_weight", "negative_groups"}
+    if unknown:
+        raise ConfigError(f"clip_pretrain: unknown keys {sorted(unknown)} (train, action_weight, negative_groups)")
+    groups = values.get("negative_groups")
+    if groups is not None:
+        if not isinstance(groups, list) or not groups:
+            raise ConfigError(f"clip_pretrain.negative_groups must be a non-empty list, got {groups!r}")
+        groups = [_word_group(g) for g in groups]
+    return {"action_weight": float(values.get("action_weight", 0.0)), "negative_groups": groups}
+
+
+def _word_group(group: Any) -> tuple[str, ...]:
+    named = {"shapes": SHAPES, "colours": tuple(COLOURS), "actions": tuple(a.gerund for a in ACTIONS)}
+    if isinstance(group, str):
+        if group not in named:
+            raise ConfigError(f"clip_pretrain.negative_groups: unknown group {group!r}; named groups: {sorted(named)}")
+        return tuple(named[group])
+    if isinstance(group, list) and len(set(group)) >= 2 and all(isinstance(w, str) for w in group):
+        return tuple(group)
+    raise ConfigError(f"clip_pretrain.negative_groups: {group!r} is neither a group name nor a list of 2+ words")
 
 
 def stage_dir(params_file: str | Path, profile: str | None, stage: str, seed: int | None = None) -> Path:

@@ -141,7 +141,7 @@ class PairDataset(Dataset):
         frame_idx: () int64, the frame paired with the appearance caption.
         frame_valid: (k,) bool, the frames the appearance caption is true of (all, or the first alone).
         scene_ids: (n,) int64 tokens of the appearance caption; action_ids: (n,) of the act caption.
-        with `negative_words`: scene_neg_ids (n,) tokens of the appearance caption with one of those words swapped
+        with `negative_groups`: scene_neg_ids (n,) tokens of the appearance caption with one word of a group swapped
             (`caption_negatives.swap_negatives`, fixed per pair) and scene_neg_valid () bool, False when the
             caption holds none of the words (the negative is then the caption itself and must be ignored).
 
@@ -152,12 +152,12 @@ class PairDataset(Dataset):
         image_size: side of the image tower's input; frames of another size are resized (bilinear, antialiased).
         mean, std: per-channel normalization of frames in [0, 1].
         augment: draw the appearance frame among the k frames and flip half the samples; else frame 0, no flip.
-        negative_words: interchangeable words for hard-negative appearance captions (None: no negatives).
+        negative_groups: groups of interchangeable words for hard-negative appearance captions (None: none).
     """
 
     def __init__(self, pairs: PairSet, split: str, *, tokenizer: Callable[[list[str]], torch.Tensor],
                  image_size: int, mean: tuple[float, ...], std: tuple[float, ...], augment: bool,
-                 negative_words: Sequence[str] | None = None) -> None:
+                 negative_groups: Sequence[Sequence[str]] | None = None) -> None:
         self.records = pairs.split(split)
         if not self.records:
             raise ValueError(f"the pair set has no '{split}' pairs")
@@ -174,8 +174,8 @@ class PairDataset(Dataset):
         self.mirrored_action_ids = tokenizer([mirror_caption(c) for c in self.action_captions])
         self.stable = torch.tensor([r.action not in VISIBILITY_CHANGING_ACTIONS for r in self.records])
         self.scene_neg_ids: torch.Tensor | None = None
-        if negative_words is not None:
-            negatives = swap_negatives(self.scene_captions, negative_words)
+        if negative_groups is not None:
+            negatives = swap_negatives(self.scene_captions, negative_groups)
             self.scene_neg_valid = torch.tensor([n is not None for n in negatives])
             self.scene_neg_ids = tokenizer([n if n is not None else c for n, c in zip(negatives, self.scene_captions)])
 

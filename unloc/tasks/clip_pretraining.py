@@ -10,8 +10,8 @@ caption with an order-aware pooling of the pair's k frame embeddings (a linear m
 initialised to their mean; a plain mean could not tell "left" from "right"). It teaches the text tower the action
 words and the image tower the positions, sizes and orientations that motion is made of, and every frame the
 appearance caption is true of then joins the appearance term (`frames_caption_loss`). The pooler is a training aid
-and is not saved. `negative_words` (off by default) adds one hard-negative caption per pair, the appearance caption
-with one of those words swapped (`unloc.data.caption_negatives`), that each frame must rank below its own caption.
+and is not saved. `negative_groups` (off by default) adds one hard-negative caption per pair, the appearance caption
+with one word of a group swapped (`unloc.data.caption_negatives`), that each frame must rank below its own caption.
 The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
 `TowerConfig(arch=MINI_CLIP_ARCH, pretrained=<file>)` loads it through the same code path as real CLIP weights.
 """
@@ -220,14 +220,14 @@ def _pretrainer_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[s
 
 
 def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module,
-                  negative_words: Sequence[str] | None = None) -> tuple[PairDataset, PairDataset]:
-    """Train (augmented, with hard negatives when `negative_words` is given) and val (frame 0, no flip) datasets
+                  negative_groups: Sequence[Sequence[str]] | None = None) -> tuple[PairDataset, PairDataset]:
+    """Train (augmented, with hard negatives when `negative_groups` is given) and val (frame 0, no flip) datasets
     with the tower's tokenizer, image size and stats."""
     mean, std = preprocess_stats(clip_model)
     size = clip_model.visual.image_size  # an int for open_clip's ResNets, (h, w) for its ViTs
     common = {"tokenizer": build_tokenizer(tower), "image_size": int(size if isinstance(size, int) else size[0]),
               "mean": mean, "std": std}
-    return (PairDataset(pairs, "train", augment=True, negative_words=negative_words, **common),
+    return (PairDataset(pairs, "train", augment=True, negative_groups=negative_groups, **common),
             PairDataset(pairs, "val", augment=False, **common))
 
 
@@ -247,7 +247,7 @@ def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
 
 def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainConfig | None = None,
                   arch: dict | None = None, *, action_weight: float = 0.0,
-                  negative_words: Sequence[str] | None = None, eval_batch_size: int = 256,
+                  negative_groups: Sequence[Sequence[str]] | None = None, eval_batch_size: int = 256,
                   device: str | torch.device | None = None, progress: bool = True) -> tuple[Path, dict[str, float], History]:
     """Train the mini-world CLIP on a pair folder, save it as an open_clip checkpoint and evaluate it on val.
 
@@ -259,7 +259,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         arch: open_clip model config dict (default `MINI_CLIP_ARCH`).
         action_weight: weight of the act-caption term; 0 (default) trains on appearance captions only, as CLIP
             trains on images; > 0 encodes all k frames of every pair, about 3.5x the time of a step at k = 4.
-        negative_words: interchangeable words (the mini-world's shapes) for one hard-negative caption per pair
+        negative_groups: groups of interchangeable words (the mini-world's shapes, its action phrases) for one
+            hard-negative caption per pair
             (`caption_negatives`); None (default) trains without; not combined with `action_weight` > 0.
         eval_batch_size: pairs per forward pass in the evaluation.
         device: where to train (default: the trainer's choice, CUDA when available).
@@ -268,8 +269,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     Returns:
         (checkpoint path, val metrics (see `clip_retrieval.evaluate_pretrainer`) plus train_time_sec, History).
     """
-    if negative_words is not None and action_weight > 0:
-        raise ValueError("negative_words (hard-negative captions) and action_weight > 0 cannot be combined")
+    if negative_groups is not None and action_weight > 0:
+        raise ValueError("negative_groups (hard-negative captions) and action_weight > 0 cannot be combined")
     out_dir = Path(out_dir)
     arch = copy.deepcopy(arch if arch is not None else MINI_CLIP_ARCH)
     cfg = dataclasses.replace(train_cfg or default_train_config(out_dir), out_dir=str(out_dir / "train"))
@@ -277,7 +278,7 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     pairs = read_pairs(pairs_dir)
     tower = mini_clip_tower(arch)
     clip_model = create_clip(tower)
-    train_set, val_set = make_datasets(pairs, tower, clip_model, negative_words)
+    train_set, val_set = make_datasets(pairs, tower, clip_model, negative_groups)
     model = ClipPretrainer(clip_model, pairs.frames_per_pair, action_weight)
     t0 = time.perf_counter()
     history = fit(model, _pretrainer_step, cfg, dataset=train_set, device=device, progress=progress)

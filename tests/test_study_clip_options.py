@@ -1,0 +1,42 @@
+"""study.clip_options: the two-tower pretraining's options from params.yaml, named word groups, clear errors."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unloc import study
+from unloc.configio import ConfigError
+from unloc.data.miniworld.vocab import SHAPES
+
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def _params(tmp_path, clip_pretrain, profiles=None):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"profile": "default", "clip_pretrain": clip_pretrain, "profiles": profiles or {}}))
+    return path
+
+
+def test_the_study_trains_without_hard_negatives_by_default():
+    assert study.clip_options(PARAMS, None) == {"action_weight": 0.0, "negative_groups": None}
+
+
+def test_named_and_explicit_groups(tmp_path):
+    path = _params(tmp_path, {"train": {}, "negative_groups": ["shapes", "actions", ["up", "down"]]},
+                   {"other": {"clip_pretrain": {"action_weight": 0.5, "negative_groups": None}}})
+    groups = study.clip_options(path, None)["negative_groups"]
+    assert groups[0] == SHAPES and "moving left" in groups[1] and len(groups[1]) == 11
+    assert groups[2] == ("up", "down")
+    assert study.clip_options(path, "other") == {"action_weight": 0.5, "negative_groups": None}
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"negative_groups": ["sizes"]}, "unknown group 'sizes'"),
+    ({"negative_groups": [["up"]]}, "neither a group name"),
+    ({"negative_groups": "shapes"}, "non-empty list"),
+    ({"negative_words": ["shapes"]}, "unknown keys"),
+])
+def test_bad_options_are_named(tmp_path, values, message):
+    with pytest.raises(ConfigError, match=message):
+        study.clip_options(_params(tmp_path, {"train": {}, **values}), None)
