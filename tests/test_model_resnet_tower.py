@@ -89,3 +89,14 @@ def test_other_visual_modules_are_refused():
     with pytest.raises(ValueError, match="ModifiedResNet"):
         from unloc.model.towers import ImageTower
         ImageTower(torch.nn.Linear(3, 3), frame_token="cls", frozen=True, mean=(0, 0, 0), std=(1, 1, 1))
+
+
+def test_checkpointing_a_trainable_resnet_tower_is_reported(caplog):
+    cfg = replace(tiny(), tower=_rn_tower(freeze_image=False), checkpoint_towers=True)
+    with caplog.at_level("WARNING", logger="unloc.model.build"):
+        build_model(cfg)
+    assert "ResNet image tower has no transformer blocks" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="unloc.model.build"):
+        build_model(replace(cfg, tower=_rn_tower(freeze_image=True)))
+    assert caplog.text == ""

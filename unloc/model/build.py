@@ -7,6 +7,9 @@ what `UnLoc.forward` accepts in place of frames. `build_tokenizer` turns texts i
 
 from __future__ import annotations
 
+import logging
+
+from open_clip.modified_resnet import ModifiedResNet
 from torch import nn
 
 from unloc.model.clip_loader import build_tokenizer, create_clip
@@ -18,6 +21,8 @@ from unloc.model.towers import ImageTower, TextTower, preprocess_stats
 from unloc.model.unloc import UnLoc
 
 __all__ = ["build_image_tower", "build_model", "build_pyramid", "build_tokenizer"]
+
+log = logging.getLogger(__name__)
 
 
 def _image_tower(clip_model: nn.Module, cfg: TowerConfig) -> ImageTower:
@@ -47,6 +52,9 @@ def build_model(cfg: ModelConfig) -> UnLoc:
                          "the training classes)")
     clip_model = create_clip(cfg.tower)
     clip_model.set_grad_checkpointing(cfg.checkpoint_towers)  # open_clip: both towers' transformer blocks
+    if cfg.checkpoint_towers and not cfg.tower.freeze_image and isinstance(clip_model.visual, ModifiedResNet):
+        log.warning("checkpoint_towers: open_clip's ResNet image tower has no transformer blocks to recompute; "
+                    "only the text tower is checkpointed")
     image_tower = _image_tower(clip_model, cfg.tower)
     fusion_cfg, width = cfg.fusion, cfg.fusion.width
     text_tower = text_proj = None
