@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from unloc.model.build import build_image_tower, build_model, build_tokenizer
 from unloc.model.clip_loader import create_clip
-from unloc.model.config import tiny
+from unloc.model.config import TowerConfig, tiny
 
 RN_ARCH = {
     "embed_dim": 24, "custom_text": True,
@@ -100,3 +100,18 @@ def test_checkpointing_a_trainable_resnet_tower_is_reported(caplog):
     with caplog.at_level("WARNING", logger="unloc.model.build"):
         build_model(replace(cfg, tower=_rn_tower(freeze_image=True)))
     assert caplog.text == ""
+
+
+def test_real_rn50_architecture_gives_clip_rn50_frame_tokens():
+    """Random-init open_clip RN50 (the named model a user loads with pretrained='openai'): 224 px, 1024-d tokens."""
+    torch.manual_seed(0)
+    tower = build_image_tower(TowerConfig(arch="RN50", pretrained=None, freeze_image=True))
+    assert isinstance(tower.visual, ModifiedResNet)
+    assert (tower.image_size, tower.out_dim) == (224, 1024)
+    frames = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        tokens = tower(frames)
+        torch.testing.assert_close(tokens, tower.visual(frames))
+    assert tokens.shape == (2, 1024)
+    mean_tower = build_image_tower(TowerConfig(arch="RN50", pretrained=None, frame_token="mean"))
+    assert mean_tower.out_dim == 2048
