@@ -26,9 +26,10 @@ RN_ARCH = {  # a CLIP ResNet stand-in on 32 px frames
 def test_word_swap_changes_exactly_one_word_and_keeps_plurals():
     rng = np.random.default_rng(0)
     seen = set()
+    caption = "a red circle and two blue stars."
     for _ in range(200):
-        out = word_swap_negative("a red circle and two blue stars.", [SHAPES], rng)
-        before, after = "a red circle and two blue stars.".split(), out.split()
+        out = word_swap_negative(caption, [SHAPES], rng)
+        before, after = caption.split(), out.split()
         changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
         assert len(changed) == 1
         old, new = changed[0]

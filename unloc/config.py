@@ -105,9 +105,9 @@ def _resolve_paper_stage(params: Mapping[str, Any], stage: str, profile: str, pr
         raise ConfigError(f"profile '{profile}' maps no paper configuration to stage '{stage}' (it maps: "
                           f"{', '.join(sorted(mapping))}); the mini-world settings of that stage do not apply to "
                           "real data")
-    root = path_vars(params, profile).get(PAPER_ROOT_VAR)
-    merged = resolve_paper(str(mapping[stage]), paper_root=root)
-    merged = merge(merged, substitute(dict(prof.get("all") or {}), path_vars(params, profile)))
+    variables = path_vars(params, profile)
+    merged = resolve_paper(str(mapping[stage]), paper_root=variables.get(PAPER_ROOT_VAR))
+    merged = merge(merged, substitute(dict(prof.get("all") or {}), variables))
     merged["name"] = stage
     return merged
 

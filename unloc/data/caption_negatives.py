@@ -9,13 +9,15 @@ parser).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
 
-def _group_pattern(group: Sequence[str]) -> re.Pattern:
+@functools.cache
+def _group_pattern(group: tuple[str, ...]) -> re.Pattern:
     if len(set(group)) < 2:
         raise ValueError(f"need at least two distinct words to swap, got {list(group)}")
     longest_first = sorted(set(group), key=len, reverse=True)
@@ -35,7 +37,7 @@ def word_swap_negative(text: str, groups: Sequence[Sequence[str]], rng: np.rando
     Returns:
         The changed caption (a plural stays plural), or None when no word of `groups` occurs in `text`.
     """
-    found = [(m, group) for group in groups for m in _group_pattern(group).finditer(text)]
+    found = [(m, group) for group in groups for m in _group_pattern(tuple(group)).finditer(text)]
     if not found:
         return None
     match, group = found[int(rng.integers(len(found)))]

@@ -114,10 +114,12 @@ class ImageTower(_FreezableTower):
 
     def _resnet_token(self, frames: torch.Tensor) -> torch.Tensor:
         net = self.visual
+        if self.frame_token == "cls":
+            return net(frames)  # open_clip's ResNet forward ends in the attention pool: CLIP-RN's image embedding
         x = net.stem(frames)
         for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
             x = stage(x)  # (N, c, h', w'), h' = image_size / 32 after layer4
-        return net.attnpool(x) if self.frame_token == "cls" else x.mean(dim=(2, 3))
+        return x.mean(dim=(2, 3))
 
 
 class TextTower(_FreezableTower):
