@@ -2,6 +2,7 @@
 reading clips back from the cache, and the `unloc extract-features` command line."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +103,24 @@ def test_damaged_file_is_recomputed(video_dir, tmp_path):
     report = extract_features(good_videos(video_dir), cache, again, sampling, TF, progress=False)
     assert report.encoded == ["v2"] and again.frames == 4
     assert torch.equal(cache.read("v2").features, before)
+
+
+def test_entry_of_a_replaced_video_is_stale_and_recomputed(video_dir, tmp_path):
+    sampling = LinspaceSampling(4)
+    cache = make_cache(tmp_path, sampling)
+    videos = {}
+    for video_id, path in good_videos(video_dir).items():  # copies: the module's videos stay as they are
+        videos[video_id] = tmp_path / Path(path).name
+        videos[video_id].write_bytes(Path(path).read_bytes())
+    extract_features(videos, cache, CountingEncoder(), sampling, TF, progress=False)
+    with open(videos["v1"], "ab") as handle:  # another file under the same name (here: trailing bytes)
+        handle.write(b"\0" * 16)
+    with pytest.raises(CacheEntryError, match="changed since extraction"):
+        cache.read("v1")
+    assert cache.is_valid("v2") and not cache.is_valid("v1", videos["v1"])
+    again = CountingEncoder()
+    report = extract_features(videos, cache, again, sampling, TF, progress=False)
+    assert report.encoded == ["v1"] and again.frames == 4 and cache.is_valid("v1")
 
 
 def test_bad_video_is_reported_and_not_cached(video_dir, tmp_path):

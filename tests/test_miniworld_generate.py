@@ -9,7 +9,7 @@ import decord
 import pytest
 
 from unloc.data.miniworld import DATASETS, SIZES, WorldSize, generate_world, override
-from unloc.data.miniworld.generate import register
+from unloc.data.miniworld.generate import GENERATOR_VERSION, register
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -62,6 +62,23 @@ def test_regenerating_one_dataset_keeps_the_rest_of_the_manifest(first, tmp_path
     assert list(json.loads((tmp_path / "MANIFEST.json").read_text())["datasets"]) == ["kinetics", "coin"]
     generate_world(tmp_path, SIZES["tiny"], seed=5, only=("coin",))  # another seed: old entries no longer describe it
     assert list(json.loads((tmp_path / "MANIFEST.json").read_text())["datasets"]) == ["coin"]
+
+
+def test_a_world_from_another_generator_version_is_regenerated(tmp_path, monkeypatch):
+    from unloc import study
+    world = tmp_path / "world"
+    params = tmp_path / "params.yaml"
+    params.write_text(f"vars: {{world: {world}}}\nworld: {{size: tiny, seed: 0, workers: 1}}\n")
+    calls = []
+    monkeypatch.setattr(study, "generate_world", lambda out, *a, **k: calls.append(out) or generate_world(out, *a, **k))
+    study.ensure_world(params, None)
+    manifest = json.loads((world / "MANIFEST.json").read_text())
+    assert manifest["generator_version"] == GENERATOR_VERSION and len(calls) == 1
+    study.ensure_world(params, None)  # current: kept
+    assert len(calls) == 1
+    (world / "MANIFEST.json").write_text(json.dumps({**manifest, "generator_version": GENERATOR_VERSION - 1}))
+    study.ensure_world(params, None)  # older generator: its videos would not match this code's datasets
+    assert len(calls) == 2 and json.loads((world / "MANIFEST.json").read_text())["generator_version"] == GENERATOR_VERSION
 
 
 def test_decoded_frame_counts_match_durations(first):

@@ -15,7 +15,7 @@ from typing import Any
 
 from unloc.config import ExperimentConfig, load_config, path_vars, read_params
 from unloc.configio import ConfigError, from_dict
-from unloc.data.miniworld.generate import generate_world
+from unloc.data.miniworld.generate import GENERATOR_VERSION, generate_world
 from unloc.data.miniworld.sizes import SIZES
 from unloc.data.miniworld.vocab import ACTIONS, COLOURS, SHAPES
 from unloc.experiment import RunResult, load_run, run_experiment
@@ -42,11 +42,12 @@ def section(params_file: str | Path, name: str, profile: str | None) -> dict[str
 
 
 def ensure_world(params_file: str | Path, profile: str | None) -> Path:
-    """The profile's mini-world directory; generated here if it has no MANIFEST.json yet (the DVC `generate` stage
-    makes the default one, so this is a no-op there)."""
+    """The profile's mini-world directory; generated here if it has no MANIFEST.json yet, or one written by another
+    generator version (the DVC `generate` stage makes the default one, so this is a no-op there)."""
     world = section(params_file, "world", profile)
     out = Path(study_vars(params_file, profile)["world"])
-    if not (out / "MANIFEST.json").is_file():
+    manifest = out / "MANIFEST.json"
+    if not manifest.is_file() or json.loads(manifest.read_text()).get("generator_version") != GENERATOR_VERSION:
         generate_world(out, SIZES[world["size"]], int(world["seed"]), workers=int(world.get("workers", 1)))
     return out
 

@@ -115,13 +115,14 @@ def extract_features(videos: Mapping[str, str | os.PathLike], cache: FeatureCach
         on_video_done: called with each video id after its file is written.
 
     Returns:
-        `ExtractReport`; existing valid files count as reused, invalid ones (truncated, corrupt) are recomputed.
+        `ExtractReport`; existing valid files count as reused, invalid ones (truncated, corrupt, or extracted from a
+        video file of another size) are recomputed.
     """
     report = ExtractReport()
     cache.remove_stale_temp_files()
     todo = []
     for video_id in videos:
-        (report.reused if cache.is_valid(video_id) else todo).append(video_id)
+        (report.reused if cache.is_valid(video_id, videos[video_id]) else todo).append(video_id)
         cache.path(video_id)  # reject ids that cannot name a file before any work
     pixels = dataclasses.replace(transform, normalize=False)  # workers ship uint8; normalised on the device
     stream = _ChunkStream([(v, str(videos[v])) for v in todo], sampling, pixels, batch_size, decode_threads)

@@ -4,7 +4,8 @@ With a frozen image tower (the paper's best moment-retrieval setting, §4.3), ea
 every epoch, so `unloc extract-features` encodes them once. A cache directory is `<root>/<key>/`, where `key` hashes
 the tower, checkpoint, frame token, sampling and preprocessing (`feature_spec`); it holds `manifest.json` (the spec)
 and one `<video_id>.safetensors` per video with `features` (t, d) and, per row, `timestamps_sec`, `mask` and the
-video's `frame_idx`, so features always map back to the video's own timeline. Files are written to a temporary name,
+video's `frame_idx`, so features always map back to the video's own timeline, and the source video's size in bytes,
+so an entry whose video was replaced by another of the same name (a regenerated or re-encoded file) reads as stale. Files are written to a temporary name,
 fsynced and renamed, and carry metadata (sizes, key, checksum) that the reader checks, so an interrupted run never
 leaves a file that reads as valid.
 """
@@ -29,10 +30,10 @@ from unloc.data.frames import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 FORMAT = "unloc-features"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: video_bytes
 SUFFIX = ".safetensors"
 _META_FIELDS = ("format", "version", "key", "video_id", "num_samples", "dim", "dtype", "checksum", "video_path",
-                "duration_sec", "video_num_frames", "video_fps")
+                "duration_sec", "video_num_frames", "video_fps", "video_bytes")
 _TEMP = re.compile(r"^\..+\.(?P<host>[^.]+)\.(?P<pid>\d+)\.tmp$")  # .<name>.<host>.<pid>.tmp
 
 
@@ -108,6 +109,14 @@ def feature_spec(*, tower: str | dict, checkpoint: str, frame_token: str, sampli
     return {"format": FORMAT, "version": FORMAT_VERSION, "tower": tower, "checkpoint": checkpoint,
             "frame_token": frame_token, "sampling": sampling_spec(sampling), "preprocess": transform.to_dict(),
             "dtype": dtype}
+
+
+def _file_bytes(path: str | os.PathLike) -> int:
+    """Size of a file in bytes; -1 when there is no such file."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 def feature_key(spec: dict) -> str:
@@ -197,7 +206,8 @@ class FeatureCache:
             timestamps_sec: (t,) time of each frame.
             mask: (t,) True = real frame.
             frame_idx: (t,) index of each sampled frame in the video.
-            video_path, duration_sec, num_frames, fps: facts about the source video, kept in the metadata.
+            video_path, duration_sec, num_frames, fps: facts about the source video, kept in the metadata (with
+                the file's size, when it exists).
         """
         features = features.detach().to("cpu", getattr(torch, self.spec["dtype"])).contiguous()
         timestamps_sec = timestamps_sec.detach().to("cpu", torch.float64).contiguous()
@@ -210,14 +220,19 @@ class FeatureCache:
                 "num_samples": str(features.shape[0]), "dim": str(features.shape[1]), "dtype": self.spec["dtype"],
                 "checksum": _checksum(features, timestamps_sec, mask, frame_idx), "video_path": str(video_path),
                 "duration_sec": repr(float(duration_sec)), "video_num_frames": str(int(num_frames)),
-                "video_fps": repr(float(fps))}
+                "video_fps": repr(float(fps)), "video_bytes": str(_file_bytes(video_path))}
         tensors = {"features": features, "timestamps_sec": timestamps_sec, "mask": mask, "frame_idx": frame_idx}
         path = self.path(video_id)
         atomic_write_bytes(path, safetensors.torch.save(tensors, metadata=meta))
         return path
 
-    def read(self, video_id: str) -> CachedFeatures:
-        """Load and validate one video's entry; raises `CacheEntryError` naming the file when it is unusable."""
+    def read(self, video_id: str, video_path: str | os.PathLike | None = None) -> CachedFeatures:
+        """Load and validate one video's entry; raises `CacheEntryError` naming the file when it is unusable.
+
+        Args:
+            video_path: the video the entry should describe (default: the path recorded at extraction); when that
+                file exists and its size differs from the recorded one, the entry is stale.
+        """
         path = self.path(video_id)
         if not path.is_file():
             raise CacheEntryError(path, "not extracted yet (file missing)")
@@ -239,13 +254,17 @@ class FeatureCache:
             raise CacheEntryError(path, f"tensors do not match the recorded size ({count}, {dim})")
         if _checksum(features, *columns) != meta["checksum"]:
             raise CacheEntryError(path, "checksum mismatch (corrupt data)")
+        source = meta["video_path"] if video_path is None else video_path
+        now, then = _file_bytes(source), int(meta["video_bytes"])
+        if now >= 0 and then >= 0 and now != then:
+            raise CacheEntryError(path, f"video {source} changed since extraction ({now} bytes, extracted from {then})")
         return CachedFeatures(features, *columns, meta["video_path"], float(meta["duration_sec"]),
                               int(meta["video_num_frames"]), float(meta["video_fps"]))
 
-    def is_valid(self, video_id: str) -> bool:
+    def is_valid(self, video_id: str, video_path: str | os.PathLike | None = None) -> bool:
         """True when the entry exists and passes every check of `read`."""
         try:
-            self.read(video_id)
+            self.read(video_id, video_path)
         except CacheEntryError:
             return False
         return True

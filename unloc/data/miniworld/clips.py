@@ -1,8 +1,9 @@
 """Short trimmed scenes: Kinetics-style classification clips and the frame–caption pairs.
 
 A Kinetics look-alike clip lasts a whole number of seconds (as a `youtube_id_start_end` file does) and shows one
-object of the class's colour doing the class's action over most of the clip, among still distractors (paper §3.4,
-video pretraining on Kinetics). A pair shows one object acting among still distractors and keeps a few frames spread
+object of the class's colour doing the class's action over most of the clip, among still distractors of other
+colours (paper §3.4, video pretraining on Kinetics). As in the other class datasets, every class has its own colour,
+what a frame shows plainly. A pair shows one object acting among still distractors and keeps a few frames spread
 over the act with two captions: the act ("the red circle moves left.") and the appearance of the first frame. Pairs
 train the small two-tower model that stands in for CLIP, so they cover every colour × shape × action.
 """
@@ -16,13 +17,27 @@ import numpy as np
 from unloc.data.miniworld.render import background, render_frames
 from unloc.data.miniworld.schedule import SceneBuilder
 from unloc.data.miniworld.sizes import WorldSize
-from unloc.data.miniworld.vocab import ACTION_KEYS, COLOURS, SHAPES, caption, kinetics_class_name, scene_caption
+from unloc.data.miniworld.vocab import (
+    ACTION_KEYS,
+    CLASS_ACTIONS,
+    COLOURS,
+    SHAPES,
+    caption,
+    kinetics_class_name,
+    scene_caption,
+)
 from unloc.data.miniworld.world import Scene, plan_tracks, track_state
 
 
+def kinetics_actions() -> list[tuple[str, str]]:
+    """Every clip class as (colour, action), in label-map order: one per colour."""
+    offset = len(CLASS_ACTIONS) // 2  # not the TAL class's action of the same colour
+    return [(c, CLASS_ACTIONS[(i + offset) % len(CLASS_ACTIONS)]) for i, c in enumerate(COLOURS)]
+
+
 def kinetics_classes() -> list[str]:
-    """All clip classes (colour × action), in label-map order."""
-    return [kinetics_class_name(c, a) for c in COLOURS for a in ACTION_KEYS]
+    """All clip classes, in label-map order."""
+    return [kinetics_class_name(c, a) for c, a in kinetics_actions()]
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -30,12 +45,13 @@ def _pick(rng: np.random.Generator, options) -> str:
 
 
 def _one_actor(rng: np.random.Generator, duration_sec: float, quantum_sec: float, span: tuple[float, float],
-               colour: str, shape: str, action: str) -> SceneBuilder:
-    """A scene with one acting object over `span` and one to three still distractors."""
+               colour: str, shape: str, action: str, distinct: bool = False) -> SceneBuilder:
+    """A scene with one acting object over `span` and one to three still distractors (`distinct`: of other colours)."""
     b = SceneBuilder(rng, duration_sec, quantum_sec)
     b.add_act(b.add_thing(colour, shape), action, *span)
+    palette = [c for c in COLOURS if c != colour] if distinct else list(COLOURS)
     for _ in range(int(rng.integers(1, 4))):
-        b.add_thing(_pick(rng, COLOURS), _pick(rng, SHAPES))
+        b.add_thing(_pick(rng, palette), _pick(rng, SHAPES))
     return b
 
 
@@ -47,11 +63,13 @@ def kinetics_clip(rng: np.random.Generator, size: WorldSize) -> tuple[Scene, dic
     """
     spec = size.kinetics
     duration = int(rng.integers(math.ceil(spec.min_sec), math.floor(spec.max_sec) + 1))
-    colour, shape, action = _pick(rng, COLOURS), _pick(rng, SHAPES), _pick(rng, ACTION_KEYS)
+    classes = kinetics_actions()
+    colour, action = classes[int(rng.integers(len(classes)))]
+    shape = _pick(rng, SHAPES)
     frame_sec = 1.0 / size.fps
     length = max(frame_sec, round(rng.uniform(0.75, 1.0) * duration * size.fps) / size.fps)
     start = round(rng.uniform(0.0, duration - length) * size.fps) / size.fps
-    scene = _one_actor(rng, duration, frame_sec, (start, start + length), colour, shape, action).build()
+    scene = _one_actor(rng, duration, frame_sec, (start, start + length), colour, shape, action, True).build()
     time_start = int(rng.integers(0, 600))
     return scene, {"label": kinetics_class_name(colour, action), "time_start": time_start,
                    "time_end": time_start + duration}

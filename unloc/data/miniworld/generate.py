@@ -64,10 +64,15 @@ def generate_dataset(out_dir: Path, dataset: str, size: WorldSize, seed: int, wo
     }
 
 
+# Bumped whenever the same seed and sizes would give different videos or annotations (2: one colour per class).
+GENERATOR_VERSION = 2
+
+
 def generate_world(out_dir: Path, size: WorldSize, seed: int, only: tuple[str, ...] = DATASETS, workers: int = 1) -> dict:
     """Generate the chosen datasets and (re)write MANIFEST.json.
 
-    Entries of datasets not regenerated are kept from an existing manifest only if it has the same seed and sizes.
+    Entries of datasets not regenerated are kept from an existing manifest only if it has the same seed, sizes and
+    generator version.
 
     Returns:
         The manifest.
@@ -77,11 +82,12 @@ def generate_world(out_dir: Path, size: WorldSize, seed: int, only: tuple[str, .
         raise ValueError(f"unknown mini-world dataset(s) {unknown}; known: {', '.join(DATASETS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {"generator": "unloc.data.miniworld", "seed": seed, "size": dataclasses.asdict(size), "datasets": {}}
+    manifest = {"generator": "unloc.data.miniworld", "generator_version": GENERATOR_VERSION, "seed": seed,
+                "size": dataclasses.asdict(size), "datasets": {}}
     old_path = out_dir / MANIFEST
     if old_path.exists():
         old = json.loads(old_path.read_text())
-        if old.get("seed") == seed and old.get("size") == manifest["size"]:
+        if all(old.get(k) == manifest[k] for k in ("generator_version", "seed", "size")):
             manifest["datasets"] = {k: v for k, v in old.get("datasets", {}).items() if k in DATASETS}
     for dataset in DATASETS:
         if dataset in only:

@@ -24,6 +24,7 @@ class _Draft:
     colour: str
     shape: str
     acts: list[Act] = field(default_factory=list)
+    shown: tuple[float, float] | None = None
 
 
 class SceneBuilder:
@@ -47,8 +48,9 @@ class SceneBuilder:
         t = round(round(t_sec / q) * q, 6)
         return min(max(t, 0.0), math.floor(self.duration_sec / q + 1e-9) * q)
 
-    def add_thing(self, colour: str, shape: str) -> int:
-        self.drafts.append(_Draft(colour, shape))
+    def add_thing(self, colour: str, shape: str, shown: tuple[float, float] | None = None) -> int:
+        """A new object; `shown` = (start_sec, end_sec) keeps it on screen only then (None: always)."""
+        self.drafts.append(_Draft(colour, shape, shown=shown))
         return len(self.drafts) - 1
 
     def can_add(self, idx: int, action: str, start_sec: float, end_sec: float) -> bool:
@@ -73,6 +75,11 @@ class SceneBuilder:
             raise ValueError(f"object {idx} cannot {action} over [{start_sec}, {end_sec})")
         self.drafts[idx].acts.append(Act(action, start_sec, end_sec))
         self.drafts[idx].acts.sort(key=lambda a: a.start_sec)
+
+    def shown_around(self, start_sec: float, end_sec: float, max_margin_sec: float) -> tuple[float, float]:
+        """An on-screen window around an act: up to `max_margin_sec` earlier and later (uniform), inside the video."""
+        before, after = self.rng.uniform(0.0, max_margin_sec, size=2)
+        return max(0.0, round(start_sec - before, 4)), min(self.duration_sec, round(end_sec + after, 4))
 
     def sample_span(self, min_sec: float, max_sec: float, within: tuple[float, float] | None = None
                     ) -> tuple[float, float]:
@@ -107,7 +114,7 @@ class SceneBuilder:
     def build(self, shuffle: bool = True) -> Scene:
         """Freeze the drafts; `shuffle` randomises the drawing order so targets are not always on top."""
         order = self.rng.permutation(len(self.drafts)) if shuffle else np.arange(len(self.drafts))
-        things = tuple(Thing(self.drafts[i].colour, self.drafts[i].shape, tuple(self.drafts[i].acts)) for i in order)
+        things = tuple(Thing(d.colour, d.shape, tuple(d.acts), d.shown) for d in (self.drafts[i] for i in order))
         return Scene(self.duration_sec, things)
 
 

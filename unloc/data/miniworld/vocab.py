@@ -1,8 +1,9 @@
 """The mini-world's vocabulary: colours, shapes, actions, and the phrases built from them.
 
-Every class name and caption of every mini-world dataset is composed from these primitives, so a held-out
-combination (a shape never seen doing an action) still consists of words the text tower has seen: this is what the
-zero-shot splits of the temporal-localization set test (paper §4.3, zero-shot TAL).
+Every class name and caption of every mini-world dataset is composed from these primitives, so a held-out class
+still consists of words the text tower has seen in its captions: this is what the zero-shot splits of the
+temporal-localization set test (paper §4.3, zero-shot TAL). The class datasets give every class its own colour, the
+attribute a frame shows most plainly (see `localization.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "blue": (0.22, 0.42, 1.00),
     "yellow": (0.96, 0.86, 0.10),
     "purple": (0.72, 0.26, 0.92),
+    "orange": (1.00, 0.55, 0.08),
+    "cyan": (0.10, 0.85, 0.88),
+    "pink": (1.00, 0.50, 0.78),
+    "white": (0.95, 0.95, 0.95),
+    "brown": (0.62, 0.38, 0.18),
 }
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
@@ -53,6 +59,8 @@ ACTIONS: tuple[Action, ...] = (
 )
 ACTION_BY_KEY: dict[str, Action] = {a.key: a for a in ACTIONS}
 ACTION_KEYS: tuple[str, ...] = tuple(a.key for a in ACTIONS)
+# what a class's actor does: everything but fading in or out (class actors come and go with their act instead)
+CLASS_ACTIONS: tuple[str, ...] = tuple(k for k in ACTION_KEYS if k not in ("appear", "disappear"))
 
 # Sentence frames for queries; "{c} {s} {v}" = colour, shape, verb phrase.
 _QUERY_FRAMES: tuple[str, ...] = (
@@ -63,9 +71,9 @@ _QUERY_FRAMES: tuple[str, ...] = (
 )
 
 
-def tal_class_name(shape: str, action: str) -> str:
-    """Temporal-localization class: a shape doing an action, e.g. "circle spinning"."""
-    return f"{shape} {ACTION_BY_KEY[action].gerund}"
+def tal_class_name(colour: str, shape: str, action: str) -> str:
+    """Temporal-localization class: a coloured shape doing an action, e.g. "red circle spinning"."""
+    return f"{colour} {shape} {ACTION_BY_KEY[action].gerund}"
 
 
 def kinetics_class_name(colour: str, action: str) -> str:

@@ -31,11 +31,16 @@ class Act:
 
 @dataclass(frozen=True)
 class Thing:
-    """A coloured shape and its acts, sorted by time and never overlapping."""
+    """A coloured shape and its acts, sorted by time and never overlapping.
+
+    `shown` limits when the object is on screen to [start_sec, end_sec) (None: the whole video); the class datasets
+    use it so that an actor is present only around its act, as the props of a real activity mostly are.
+    """
 
     colour: str
     shape: str
     acts: tuple[Act, ...] = ()
+    shown: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class Track:
     angle0: float
     alpha0: float
     params: tuple[tuple[str, float, float, tuple[float, ...]], ...]
+    shown: tuple[float, float] | None = None
 
 
 def _cycles(duration_sec: float, fps: float) -> int:
@@ -128,7 +134,8 @@ def _plan_one(thing: Thing, rng: np.random.Generator, px: int, fps: float, other
             v = (v[0], v[1] * sy)
         params.append((kind, s, e, v))
     first_fade = next((v[0] for k, _, _, v in params if k == "fade"), -1.0)
-    base = Track(0.0, 0.0, log_r0, rng.uniform(0, 2 * math.pi), 0.0 if first_fade > 0 else 1.0, tuple(params))
+    base = Track(0.0, 0.0, log_r0, rng.uniform(0, 2 * math.pi), 0.0 if first_fade > 0 else 1.0, tuple(params),
+                 thing.shown)
     path = _positions(base, probe_sec)  # (2, probes) offsets from the start point
     best, best_gap = (x_lo, y_lo), -1.0
     for _ in range(12 if others else 1):  # keep objects apart: best of a few random starts
@@ -196,4 +203,6 @@ def track_state(track: Track, times_sec: np.ndarray) -> dict[str, np.ndarray]:
             y -= np.where(inside, v[1] * np.abs(np.sin(math.pi * v[0] * u)), 0.0)
         elif kind == "blink":
             alpha = np.where(inside & (np.mod(v[0] * u, 1.0) >= 0.5), 0.0, alpha)
+    if track.shown is not None:
+        alpha = np.where((t >= track.shown[0]) & (t < track.shown[1]), alpha, 0.0)
     return {"x": x, "y": y, "r": np.exp(log_r), "angle": angle, "alpha": np.clip(alpha, 0.0, 1.0)}

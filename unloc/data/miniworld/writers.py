@@ -136,7 +136,7 @@ def write_coin(root: Path, records: list[dict], tasks: list[CoinTask]) -> list[s
             "recipe_type": task.task_id}
     _write_json(root / "COIN.json", {"database": database})
     _write_csv(root / "taxonomy_target_action_mapping.csv", ["Target Id", "Target Label", "Action Id", "Action Label"],
-               [[t.task_id, t.name, step_id, label] for t in tasks for step_id, _, label in t.steps], crlf=True)
+               [[t.task_id, t.name, step_id, label] for t in tasks for step_id, *_, label in t.steps], crlf=True)
     _write_csv(root / "taxonomy_domain_target_mapping.csv", ["Domains", "Targets"],
                [[t.domain, t.name] for t in tasks], crlf=True)
     return ["COIN.json", "taxonomy_target_action_mapping.csv", "taxonomy_domain_target_mapping.csv"]
