@@ -1,11 +1,12 @@
 """Can an image tower learn *shape* from the mini-world's frames? The check behind issue 5's TAL diagnosis.
 
-TAL classes of the mini-world differ by shape ("circle moving left" / "star moving left"). This script trains image
-towers from scratch, supervised, to say which of the four shapes appear in a pair frame (multi-label, binary cross
+The first mini-world (generator version 1) made TAL classes differ by shape ("circle moving left" / "star moving
+left"); this probe showed that the stand-in cannot see shape, which is why every class now has its own colour. It
+trains image towers from scratch, supervised, to say which of the four shapes appear in a pair frame (multi-label, binary cross
 entropy), for the same number of steps, and prints the per-shape validation accuracy next to the base rate (always
 answering each shape's majority). Towers: the study's stand-in CLIP image tower (`MINI_CLIP_ARCH`, a ViT with 16 px
 patches on 64 px frames), the same with 8 px patches, and a 3-layer CNN with global max pooling as the reference.
-Measured here (2 cores, default world, 600 steps of 64, lr 1e-3): ViT/16 55.3 % in 42 s, ViT/8 57.9 % in 127 s,
+Measured here (2 cores, the version-1 default world, 600 steps of 64, lr 1e-3): ViT/16 55.3 % in 42 s, ViT/8 57.9 % in 127 s,
 CNN 90.2 % in 97 s; base rate 56.3 %.
 
 Run: ``python benchmarks/shape_probe.py [--pairs data/miniworld/pairs] [--steps 600] [--towers vit16,vit8,cnn]``.
