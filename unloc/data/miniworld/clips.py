@@ -69,7 +69,8 @@ def kinetics_clip(rng: np.random.Generator, size: WorldSize) -> tuple[Scene, dic
     frame_sec = 1.0 / size.fps
     length = max(frame_sec, round(rng.uniform(0.75, 1.0) * duration * size.fps) / size.fps)
     start = round(rng.uniform(0.0, duration - length) * size.fps) / size.fps
-    scene = _one_actor(rng, duration, frame_sec, (start, start + length), colour, shape, action, True).build()
+    scene = _one_actor(rng, duration, frame_sec, (start, start + length), colour, shape, action,
+                       distinct=True).build()
     time_start = int(rng.integers(0, 600))
     return scene, {"label": kinetics_class_name(colour, action), "time_start": time_start,
                    "time_end": time_start + duration}
