@@ -9,6 +9,7 @@ generates its tiny world on first use; `paper` points at the real datasets and C
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,20 @@ BASE_ALIASES = {
     "ablations.base": ("loss_iou", "pyramid_vitdet", "heads_2", "text_one_token", "fusion_mid", "towers_frozen_frozen"),
     "ablations.tal_base": ("text_paired",),
 }
+
+
+_SPLIT_STAGE = re.compile(r"^(?P<base>.+)_split\d+$")
+
+
+def pool_split_runs(runs):
+    """Runs of `<stage>_split<k>` stages (the same experiment on another random class split) renamed to `<stage>`,
+    so tables and summaries give the mean ± std over the splits, as the zero-shot protocol reports."""
+    base = runs.stage.str.extract(_SPLIT_STAGE)["base"]
+    split = base.notna()
+    pooled = runs.copy()
+    pooled.loc[split, "stage"] = base[split]
+    pooled.loc[split, "name"] = base[split].str.rsplit(".", n=1).str[-1]
+    return pooled
 
 
 def alias_base_runs(runs):
