@@ -5,9 +5,9 @@ every epoch, so `unloc extract-features` encodes them once. A cache directory is
 the tower, checkpoint, frame token, sampling and preprocessing (`feature_spec`); it holds `manifest.json` (the spec)
 and one `<video_id>.safetensors` per video with `features` (t, d) and, per row, `timestamps_sec`, `mask` and the
 video's `frame_idx`, so features always map back to the video's own timeline, and the source video's size in bytes,
-so an entry whose video was replaced by another of the same name (a regenerated or re-encoded file) reads as stale. Files are written to a temporary name,
-fsynced and renamed, and carry metadata (sizes, key, checksum) that the reader checks, so an interrupted run never
-leaves a file that reads as valid.
+so an entry whose video was replaced by another of the same name (a regenerated or re-encoded file) reads as stale.
+Files are written to a temporary name, fsynced and renamed, and carry metadata (sizes, key, checksum) that the reader
+checks, so an interrupted run never leaves a file that reads as valid.
 """
 
 from __future__ import annotations
