@@ -6,8 +6,8 @@ trainable text projection makes of a tiny difference. For each class stage, this
 the evaluation template (the first Kinetics-700 template), as the task does, and prints: the number of classes,
 the mean cosine between different classes' pooled text features, the mean cosine of each class to its nearest
 other class, and the share of classes whose nearest other class is above 0.99.
-Measured here (2 cores, default study, the stand-in CLIP of `models/clip_mini`): see the README ("What does not
-learn"). A moment-retrieval query set is not a class set and is skipped.
+Measured here (2 cores, default study, the stand-in CLIP of `models/clip_mini`): see the README ("What learns and
+what does not"). A moment-retrieval query set is not a class set and is skipped.
 
 Run: ``python benchmarks/prompt_separability.py [--params params.yaml] [--stages pretrain.video,tal.finetune,seg.coin]``.
 """

@@ -91,6 +91,9 @@ def test_dataset_carries_one_fixed_negative_per_pair(pairs_dir):
         assert bool(sample["scene_neg_valid"]) == (expected[i] is not None)
         assert torch.equal(sample["scene_neg_ids"], tok([expected[i]])[0])
         assert not torch.equal(sample["scene_neg_ids"], sample["scene_ids"])
+    with pytest.raises(ValueError, match="never make a hard negative"):  # appearance captions name no actions
+        PairDataset(pairs, "train", tokenizer=tok, image_size=32, mean=(0, 0, 0), std=(1, 1, 1), augment=True,
+                    negative_groups=[SHAPES, ("moving left", "moving right")])
     plain = PairDataset(pairs, "val", tokenizer=tok, image_size=32, mean=(0, 0, 0), std=(1, 1, 1), augment=False)
     assert "scene_neg_ids" not in plain[0]
     model = ClipPretrainer(create_clip(mini_clip_tower(RN_ARCH)), pairs.frames_per_pair)

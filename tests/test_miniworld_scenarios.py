@@ -6,9 +6,10 @@ import pytest
 from unloc.data.miniworld.clips import frame_caption_pair, kinetics_clip
 from unloc.data.miniworld.localization import coin_taxonomy, coin_video, tal_classes, tal_video, zero_shot_split
 from unloc.data.miniworld.queries import anet_captions_video, charades_video, qvh_video, saliency
-from unloc.data.miniworld.schedule import windows_of
+from unloc.data.miniworld.schedule import SceneBuilder, windows_of
 from unloc.data.miniworld.sizes import SIZES, PairSize, SetSize
 from unloc.data.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, tal_class_name
+from unloc.data.miniworld.world import plan_tracks, track_state
 
 SEEDS = range(12)
 
@@ -124,8 +125,6 @@ def test_tal_videos_have_varied_overlapping_instances():
 
 
 def test_actor_is_drawn_only_while_shown():
-    from unloc.data.miniworld.schedule import SceneBuilder
-    from unloc.data.miniworld.world import plan_tracks, track_state
     rng = np.random.default_rng(0)
     b = SceneBuilder(rng, 10.0, 0.25)
     b.add_act(b.add_thing("red", "circle", (2.0, 6.0)), "spin", 3.0, 5.0)

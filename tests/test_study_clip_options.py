@@ -7,7 +7,7 @@ import yaml
 
 from unloc import study
 from unloc.configio import ConfigError
-from unloc.data.miniworld.vocab import SHAPES
+from unloc.data.miniworld.vocab import COLOURS, SHAPES
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -23,16 +23,17 @@ def test_the_study_trains_without_hard_negatives_by_default():
 
 
 def test_named_and_explicit_groups(tmp_path):
-    path = _params(tmp_path, {"train": {}, "negative_groups": ["shapes", "actions", ["up", "down"]]},
+    path = _params(tmp_path, {"train": {}, "negative_groups": ["shapes", "colours", ["up", "down"]]},
                    {"other": {"clip_pretrain": {"action_weight": 0.5, "negative_groups": None}}})
     groups = study.clip_options(path, None)["negative_groups"]
-    assert groups[0] == SHAPES and "moving left" in groups[1] and len(groups[1]) == 11
+    assert groups[0] == SHAPES and groups[1] == tuple(COLOURS)
     assert groups[2] == ("up", "down")
     assert study.clip_options(path, "other") == {"action_weight": 0.5, "negative_groups": None}
 
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"negative_groups": ["sizes"]}, "unknown group 'sizes'"),
+    ({"negative_groups": ["actions"]}, "unknown group 'actions'"),  # appearance captions name no actions
     ({"negative_groups": [["up"]]}, "neither a group name"),
     ({"negative_groups": "shapes"}, "non-empty list"),
     ({"negative_words": ["shapes"]}, "unknown keys"),

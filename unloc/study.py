@@ -18,7 +18,7 @@ from unloc.config import ExperimentConfig, load_config, path_vars, read_params
 from unloc.configio import ConfigError, from_dict
 from unloc.data.miniworld.generate import GENERATOR_VERSION, generate_world
 from unloc.data.miniworld.sizes import SIZES
-from unloc.data.miniworld.vocab import ACTIONS, COLOURS, SHAPES
+from unloc.data.miniworld.vocab import COLOURS, SHAPES
 from unloc.experiment import RunResult, load_run, run_experiment
 from unloc.run_eval import evaluate_predictions
 from unloc.study_examples import demo_defaults, enter_repo, plot_run_example  # noqa: F401  (notebook API)
@@ -67,8 +67,8 @@ def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[Tra
 
 def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]:
     """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` (default 0) and
-    `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`, `actions`: the action phrases
-    of class names, "moving left") or as explicit word lists; absent or null trains without hard negatives."""
+    `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`: the words of the appearance
+    captions the negatives are made from) or as explicit word lists; absent or null trains without hard negatives."""
     values = section(params_file, "clip_pretrain", profile)
     unknown = set(values) - {"train", "action_weight", "negative_groups"}
     if unknown:
@@ -82,7 +82,7 @@ def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]
 
 
 def _word_group(group: Any) -> tuple[str, ...]:
-    named = {"shapes": SHAPES, "colours": tuple(COLOURS), "actions": tuple(a.gerund for a in ACTIONS)}
+    named = {"shapes": SHAPES, "colours": tuple(COLOURS)}
     if isinstance(group, str):
         if group not in named:
             raise ConfigError(f"clip_pretrain.negative_groups: unknown group {group!r}; named groups: {sorted(named)}")

@@ -45,10 +45,15 @@ def word_swap_negative(text: str, groups: Sequence[Sequence[str]], rng: np.rando
     return text[:match.start()] + others[int(rng.integers(len(others)))] + match.group(2) + text[match.end():]
 
 
+def absent_groups(texts: Sequence[str], groups: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """The groups none of whose words occurs in any of `texts` (swapping them could never make a negative)."""
+    return [tuple(g) for g in groups if not any(_group_pattern(tuple(g)).search(t) for t in texts)]
+
+
 def swap_negatives(texts: Sequence[str], groups: Sequence[Sequence[str]], seed: int = 0) -> list[str | None]:
     """One `word_swap_negative` per text, drawn from a generator seeded with `seed` (the same list every run)."""
     rng = np.random.default_rng(seed)
     return [word_swap_negative(t, groups, rng) for t in texts]
 
 
-__all__ = ["swap_negatives", "word_swap_negative"]
+__all__ = ["absent_groups", "swap_negatives", "word_swap_negative"]

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch.utils.data import Dataset
 
-from unloc.data.caption_negatives import swap_negatives
+from unloc.data.caption_negatives import absent_groups, swap_negatives
 from unloc.data.formats.fileio import read_lines
 from unloc.data.formats.quirks import AnnotationError
 
@@ -152,7 +152,8 @@ class PairDataset(Dataset):
         image_size: side of the image tower's input; frames of another size are resized (bilinear, antialiased).
         mean, std: per-channel normalization of frames in [0, 1].
         augment: draw the appearance frame among the k frames and flip half the samples; else frame 0, no flip.
-        negative_groups: groups of interchangeable words for hard-negative appearance captions (None: none).
+        negative_groups: groups of interchangeable words for hard-negative appearance captions (None: none); a
+            group that no appearance caption of the split uses is an error.
     """
 
     def __init__(self, pairs: PairSet, split: str, *, tokenizer: Callable[[list[str]], torch.Tensor],
@@ -175,6 +176,10 @@ class PairDataset(Dataset):
         self.stable = torch.tensor([r.action not in VISIBILITY_CHANGING_ACTIONS for r in self.records])
         self.scene_neg_ids: torch.Tensor | None = None
         if negative_groups is not None:
+            absent = absent_groups(self.scene_captions, negative_groups)
+            if absent:
+                raise ValueError(f"negative_groups: no appearance caption of the '{split}' pairs holds a word of "
+                                 f"{[list(g) for g in absent]}, so it would never make a hard negative")
             negatives = swap_negatives(self.scene_captions, negative_groups)
             self.scene_neg_valid = torch.tensor([n is not None for n in negatives])
             self.scene_neg_ids = tokenizer([n if n is not None else c for n, c in zip(negatives, self.scene_captions)])

@@ -64,6 +64,15 @@ class _FreezableTower(nn.Module):
         return torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen)
 
 
+def image_side(visual: nn.Module) -> int:
+    """The input side of an open_clip image tower (an int for its ResNets, (h, w) for its ViTs); square only."""
+    size = visual.image_size
+    height, width = (size, size) if isinstance(size, int) else size
+    if height != width:
+        raise ValueError(f"only square image towers are supported, got {size}")
+    return int(height)
+
+
 class ImageTower(_FreezableTower):
     """Per-frame CLIP image encoder (ViT or ModifiedResNet): frames (N, 3, h, w) -> one token per frame (N, out_dim).
 
@@ -89,11 +98,7 @@ class ImageTower(_FreezableTower):
                              f"got {type(visual)}")
         self.visual = visual
         self.frame_token = frame_token
-        size = visual.image_size
-        height, width = (size, size) if isinstance(size, int) else size
-        if height != width:
-            raise ValueError(f"only square image towers are supported, got {visual.image_size}")
-        self.image_size = int(height)
+        self.image_size = image_side(visual)
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)
         self.freeze(frozen)

@@ -35,7 +35,7 @@ from torch import nn
 from unloc.data.pairs import PairDataset, PairSet, read_pairs
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import TowerConfig
-from unloc.model.towers import preprocess_stats
+from unloc.model.towers import image_side, preprocess_stats
 from unloc.tasks.clip_retrieval import evaluate_pretrainer
 from unloc.train import History, TrainConfig, fit, save_weights, seed_everything
 
@@ -202,7 +202,8 @@ class ClipPretrainer(nn.Module):
             image_loss = contrastive_loss(frame_emb, scene_emb, self.clip.logit_scale, neg_emb, scene_neg_valid)
         else:
             if scene_neg_ids is not None:
-                raise ValueError("hard-negative captions are not combined with the act-caption term")  # every frame is encoded for the act term anyway, so every valid one joins the appearance term
+                raise ValueError("hard-negative captions are not combined with the act-caption term")
+            # every frame is encoded for the act term anyway, so every valid one joins the appearance term
             all_emb = self.encode_frames(frames)
             clip_emb = self.pool_frames(all_emb)
             image_loss = frames_caption_loss(all_emb, frame_valid, frame_idx, scene_emb, self.clip.logit_scale)
@@ -224,9 +225,8 @@ def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module,
     """Train (augmented, with hard negatives when `negative_groups` is given) and val (frame 0, no flip) datasets
     with the tower's tokenizer, image size and stats."""
     mean, std = preprocess_stats(clip_model)
-    size = clip_model.visual.image_size  # an int for open_clip's ResNets, (h, w) for its ViTs
-    common = {"tokenizer": build_tokenizer(tower), "image_size": int(size if isinstance(size, int) else size[0]),
-              "mean": mean, "std": std}
+    common = {"tokenizer": build_tokenizer(tower), "image_size": image_side(clip_model.visual), "mean": mean,
+              "std": std}
     return (PairDataset(pairs, "train", augment=True, negative_groups=negative_groups, **common),
             PairDataset(pairs, "val", augment=False, **common))
 
@@ -259,9 +259,9 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         arch: open_clip model config dict (default `MINI_CLIP_ARCH`).
         action_weight: weight of the act-caption term; 0 (default) trains on appearance captions only, as CLIP
             trains on images; > 0 encodes all k frames of every pair, about 3.5x the time of a step at k = 4.
-        negative_groups: groups of interchangeable words (the mini-world's shapes, its action phrases) for one
-            hard-negative caption per pair
-            (`caption_negatives`); None (default) trains without; not combined with `action_weight` > 0.
+        negative_groups: groups of interchangeable words of the appearance captions (e.g. the mini-world's shapes)
+            for one hard-negative caption per pair (`caption_negatives`); None (default) trains without; not
+            combined with `action_weight` > 0.
         eval_batch_size: pairs per forward pass in the evaluation.
         device: where to train (default: the trainer's choice, CUDA when available).
         progress: show the trainer's progress bar.
