@@ -31,6 +31,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check unloc tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV)

@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import safetensors.torch
 import torch
 from einops import rearrange
+from videowrite import moving_squares, write_video
 
 from unloc.data.extract import extract_features
 from unloc.data.feature_dataset import FeatureDataset
@@ -33,7 +34,6 @@ from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec
 from unloc.data.frames import FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
 from unloc.data.transforms import FrameTransform, normalize_frames
-from unloc.data.videowrite import moving_squares, write_video
 from unloc.model.build import build_image_tower
 from unloc.model.clip_loader import create_clip
 from unloc.model.config import TowerConfig

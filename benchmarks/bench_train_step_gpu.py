@@ -32,10 +32,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from unloc.config.paper import load_paper_config
 from unloc.data.task_batch import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
 from unloc.model.config import TINY_ARCH
-from unloc.paper_configs import load_paper_config
 from unloc.tasks import build_task
 from unloc.train.optim import build_optimizer, clip_gradients
 

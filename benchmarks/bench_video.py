@@ -24,12 +24,12 @@ from pathlib import Path
 import decord
 import numpy as np
 import torch
+from videowrite import moving_squares, write_video
 
 from unloc.data.frames import FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import linspace_indices
-from unloc.data.videowrite import moving_squares, write_video
 
 
 def time_reads(path: Path, idx: np.ndarray, repeats: int) -> tuple[float, float]:

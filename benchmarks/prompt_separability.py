@@ -19,13 +19,13 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from unloc.baselines import run_classes
 from unloc.config import load_config
 from unloc.data.prompts import expand, load_templates
 from unloc.model.build import build_tokenizer
 from unloc.model.clip_loader import create_clip
 from unloc.model.config import TowerConfig
 from unloc.model.towers import TextTower
+from unloc.study.baselines import run_classes
 
 DEFAULT_STAGES = ("pretrain.video", "tal.finetune", "seg.coin")
 

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unloc.data.miniworld.vocab import SHAPES
-from unloc.data.pairs import read_pairs
 from unloc.model.build import build_image_tower
 from unloc.model.config import TowerConfig
-from unloc.tasks.clip_pretraining import MINI_CLIP_ARCH
+from unloc.study.clip.pairs import read_pairs
+from unloc.study.clip.pretraining import MINI_CLIP_ARCH
+from unloc.study.miniworld.vocab import SHAPES
 
 
 def vit_tower(patch: int) -> tuple[nn.Module, int]:

@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from unloc.baselines import BASELINES, baseline_metrics, baseline_predictions, random_windows, run_classes
 from unloc.config import ExperimentConfig
-from unloc.configio import from_dict
-from unloc.data.miniworld.generate import generate_world
-from unloc.data.miniworld.sizes import SIZES
+from unloc.config.strict import from_dict
 from unloc.eval import evaluate_temporal_localization
-from unloc.run_eval import _flat_numbers
+from unloc.run.evaluate import _flat_numbers
+from unloc.study.baselines import BASELINES, baseline_metrics, baseline_predictions, random_windows, run_classes
+from unloc.study.miniworld.generate import generate_world
+from unloc.study.miniworld.sizes import SIZES
 
 
 def make_cfg(kind: str, data: dict, **task) -> ExperimentConfig:

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from unloc.data.caption_negatives import swap_negatives, word_swap_negative
-from unloc.data.miniworld import SIZES, generate_world
-from unloc.data.miniworld.vocab import SHAPES
-from unloc.data.pairs import PairDataset, read_pairs
 from unloc.model.clip_loader import build_tokenizer, create_clip
-from unloc.tasks.clip_pretraining import ClipPretrainer, contrastive_loss, mini_clip_tower, pretrain_clip
+from unloc.study.clip.negatives import swap_negatives, word_swap_negative
+from unloc.study.clip.pairs import PairDataset, read_pairs
+from unloc.study.clip.pretraining import ClipPretrainer, contrastive_loss, mini_clip_tower, pretrain_clip
+from unloc.study.miniworld import SIZES, generate_world
+from unloc.study.miniworld.vocab import SHAPES
 from unloc.train import TrainConfig
 
 RN_ARCH = {  # a CLIP ResNet stand-in on 32 px frames

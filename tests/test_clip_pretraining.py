@@ -14,12 +14,11 @@ import torch.nn.functional as F
 from torch.utils.data import default_collate
 
 from unloc.data.formats.quirks import AnnotationError
-from unloc.data.miniworld import SIZES, generate_world
-from unloc.data.pairs import PairDataset, mirror_caption, read_pairs
 from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import FusionConfig, ModelConfig, PyramidConfig
-from unloc.tasks.clip_pretraining import (
+from unloc.study.clip.pairs import PairDataset, mirror_caption, read_pairs
+from unloc.study.clip.pretraining import (
     ARCH_NAME,
     MINI_CLIP_ARCH,
     ClipPretrainer,
@@ -30,7 +29,8 @@ from unloc.tasks.clip_pretraining import (
     pretrain_clip,
     save_clip,
 )
-from unloc.tasks.clip_retrieval import chance_recall_at_1, object_probe, recall_at_k, retrieval_metrics, scene_key
+from unloc.study.clip.retrieval import chance_recall_at_1, object_probe, recall_at_k, retrieval_metrics, scene_key
+from unloc.study.miniworld import SIZES, generate_world
 from unloc.train import TrainConfig, fit
 
 SMALL_ARCH = {  # 32 px frames as the tiny world renders them; milliseconds per step

@@ -1,17 +1,17 @@
-"""Stage resolution: defaults <- common <- base chain <- stage <- profile delta for the stage's group."""
+"""Stage resolution: defaults <- common <- base chain <- stage <- profile deltas (all, then the stage's task kind)."""
 
 import pytest
 import yaml
 
 from unloc.config import ExperimentConfig, load_config, replace
-from unloc.configio import ConfigError
+from unloc.config.strict import ConfigError
 
 PARAMS = {
     "profile": "smoke",
     "common": {"seed": 3, "train": {"epochs": 7, "base_lr": 0.02}},
     "profiles": {"smoke": {"all": {"train": {"epochs": 1}}, "tal": {"data": {"sampling": {"num_frames": 8}}}},
                  "paper": {}},
-    "tal": {"finetune": {"group": "tal", "task": {"box_loss": "iou"}, "model": {"pyramid": {"num_levels": 4}}}},
+    "tal": {"finetune": {"task": {"box_loss": "iou"}, "model": {"pyramid": {"num_levels": 4}}}},
     "ablations": {"l1": {"base": "tal.finetune", "task": {"box_loss": "l1"}},
                   "typo": {"base": "tal.finetune", "task": {"box_los": "l1"}}},
 }
@@ -29,7 +29,7 @@ def test_resolution_order(params_file):
     assert cfg.name == "ablations.l1" and cfg.seed == 3
     assert cfg.task.box_loss == "l1"  # stage over base
     assert cfg.train.epochs == 1 and cfg.train.base_lr == 0.02  # profile over common
-    assert cfg.data.sampling.num_frames == 8  # the profile's group delta
+    assert cfg.data.sampling.num_frames == 8  # the profile's task-kind delta
     plain = load_config("ablations.l1", params_file, profile="paper")
     assert plain.train.epochs == 7 and plain.data.sampling.num_frames == ExperimentConfig().data.sampling.num_frames
     assert load_config("tal.finetune", params_file, overrides={"seed": 9}).seed == 9
@@ -49,7 +49,7 @@ def test_dotted_replace():
 
 def test_path_variables_follow_the_profile(tmp_path):
     doc = {"vars": {"world": "data/miniworld"}, "profiles": {"smoke": {"vars": {"world": "build/smoke/world"}}},
-           "mr": {"group": "mr", "data": {"video_root": "{world}/charades_sta/videos"}},
+           "mr": {"data": {"video_root": "{world}/charades_sta/videos"}},
            "bad": {"data": {"video_root": "{nowhere}/x"}}}
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc))

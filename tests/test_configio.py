@@ -5,7 +5,7 @@ from typing import Literal
 
 import pytest
 
-from unloc.configio import ConfigError, from_dict, merge, resolve_section, to_dict
+from unloc.config.strict import ConfigError, from_dict, merge, resolve_section, to_dict
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,15 @@ def test_base_chain_merges_depth_first():
         resolve_section(params, "loop.a")
     with pytest.raises(ConfigError, match="no section"):
         resolve_section(params, "tal.thumos")
+
+
+def test_a_list_of_bases_merges_in_order_before_the_section():
+    params = {
+        "mr": {"b": {"lr": 0.1, "model": {"width": 128, "levels": 3}, "data": "charades"}},
+        "sizes": {"L": {"model": {"width": 192, "levels": 4}}},
+        "l": {"base": ["mr.b", "sizes.L"], "lr": 0.2},
+        "bad": {"base": ["mr.b", 3]},
+    }
+    assert resolve_section(params, "l") == {"lr": 0.2, "model": {"width": 192, "levels": 4}, "data": "charades"}
+    with pytest.raises(ConfigError, match="section 'bad': base must be"):
+        resolve_section(params, "bad")

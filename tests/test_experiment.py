@@ -7,9 +7,9 @@ import torch
 import yaml
 
 from unloc.config import load_config
-from unloc.data.miniworld.generate import generate_world
-from unloc.data.miniworld.sizes import SIZES
-from unloc.experiment import load_run, run_experiment
+from unloc.run.experiment import load_run, run_experiment
+from unloc.study.miniworld.generate import generate_world
+from unloc.study.miniworld.sizes import SIZES
 
 TINY_MODEL = {
     "tower": {"arch": {"embed_dim": 32,
@@ -32,15 +32,15 @@ def params(tmp_path_factory):
                                                  "sampling": {"num_frames": 16}},
                    "train": {"epochs": 1, "global_batch_size": 2, "optimizer": "adamw", "base_lr": 1.0e-3,
                              "warmup_epochs": 0.0}},
-        "tal": {"group": "tal", "task": {"kind": "tal", "regression_ranges": ranges2, "prompt_mode": "first"},
+        "tal": {"task": {"kind": "tal", "regression_ranges": ranges2, "prompt_mode": "first"},
                 "data": {"train": {"annotations": f"{root}/anet13/activity_net.v1-3.min.json", "split": "training"},
                          "eval": {"split": "validation"}, "video_root": f"{root}/anet13/videos"}},
-        "mr": {"group": "mr", "task": {"kind": "mr", "regression_ranges": ranges2},
+        "mr": {"task": {"kind": "mr", "regression_ranges": ranges2},
                "model": {"head": {"cls_bias_init": 0.0}},
                "data": {"train": {"annotations": f"{root}/charades_sta/charades_sta_train.txt"},
                         "eval": {"annotations": f"{root}/charades_sta/charades_sta_test.txt"},
                         "video_root": f"{root}/charades_sta/videos"}},
-        "seg": {"group": "seg", "task": {"kind": "seg", "regression_ranges": [[0, None]], "prompt_mode": "first"},
+        "seg": {"task": {"kind": "seg", "regression_ranges": [[0, None]], "prompt_mode": "first"},
                 "model": {"pyramid": {"kind": "none", "num_levels": 1},
                           "head": {"task": "segmentation", "num_conv_layers": 0, "cls_bias_init": -3.0}},
                 "data": {"train": {"annotations": f"{root}/coin/COIN.json", "split": "training"},

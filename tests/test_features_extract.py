@@ -9,6 +9,7 @@ import pytest
 import safetensors.torch
 import torch
 from torch import nn
+from videowrite import write_video
 
 from unloc.cli import build_parser, main
 from unloc.data.extract import extract_features, find_videos
@@ -17,7 +18,6 @@ from unloc.data.features import CacheEntryError, FeatureCache, feature_spec
 from unloc.data.frames import BadVideo, FpsSampling, FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
 from unloc.data.transforms import FrameTransform
-from unloc.data.videowrite import write_video
 
 TF = FrameTransform(crop_size=16, short_side=20)
 
@@ -190,11 +190,11 @@ def test_find_videos_and_ids_file(video_dir, tmp_path):
 
 
 def test_cli_parses_extract_features():
-    args = build_parser().parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "ViT-B-16",
+    args = build_parser("extract-features").parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "ViT-B-16",
                                       "--pretrained", "openai", "--frames", "128", "--batch-size", "32"])
     assert (args.frames, args.fps, args.batch_size, args.frame_token, args.dtype) == (128, None, 32, "cls", "float16")
     with pytest.raises(SystemExit):  # --frames and --fps exclude each other
-        build_parser().parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "a",
+        build_parser("extract-features").parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "a",
                                    "--pretrained", "p", "--frames", "8", "--fps", "2"])
 
 

@@ -1,4 +1,4 @@
-"""`unloc localize` and `unloc.localize`: the three modes on tiny trained runs against their evaluation predictions,
+"""`unloc localize` and `unloc.infer.localize`: the three modes on tiny trained runs against their evaluation predictions,
 long videos, the CLI, errors and the timeline plot (window and merge arithmetic: test_localize_windows.py)."""
 
 import json
@@ -9,19 +9,19 @@ import pytest
 import torch
 from tasks_common import one_thread  # noqa: F401
 from test_experiment import params  # noqa: F401  (the tiny world and its params.yaml)
+from videowrite import moving_squares, write_video
 
 from unloc.cli import main
 from unloc.config import load_config, replace
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoDecodeError, VideoFile
-from unloc.data.videowrite import moving_squares, write_video
-from unloc.experiment import load_run, run_experiment
-from unloc.localize import LocalizeError, default_window_sec, label_runs, localize, to_json
-from unloc.localize_windows import tal_candidates, window_batches, window_spans
+from unloc.infer.localize import LocalizeError, default_window_sec, label_runs, localize, to_json
+from unloc.infer.timeline import _row_order, plot_timeline, timeline_rows
+from unloc.infer.windows import tal_candidates, window_batches, window_spans
 from unloc.model.clip_loader import build_tokenizer
+from unloc.run.experiment import load_run, run_experiment
 from unloc.tasks.action_segmentation import scores_at
 from unloc.tasks.inference import build_task
-from unloc.timeline import _row_order, plot_timeline, timeline_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

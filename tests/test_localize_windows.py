@@ -1,4 +1,4 @@
-"""`unloc.localize_windows`: window layout, window sampling and time map, and the cross-window Soft-NMS merge."""
+"""`unloc.infer.windows`: window layout, window sampling and time map, and the cross-window Soft-NMS merge."""
 
 import itertools
 import math
@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from videowrite import write_video
 
 from unloc.data.frames import LinspaceSampling
 from unloc.data.task_data import time_map
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoFile, read_linspace
-from unloc.data.videowrite import write_video
-from unloc.localize_windows import Candidates, merge_windows, read_window, shift_candidates, window_spans
+from unloc.infer.windows import Candidates, merge_windows, read_window, shift_candidates, window_spans
 from unloc.ops.nms import soft_nms
 from unloc.tasks.config import NmsConfig
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unloc.data.miniworld import SIZES, generate_world
+from unloc.study.miniworld import SIZES, generate_world
 
 FIXTURES = Path(__file__).parent / "fixtures" / "miniworld"
 

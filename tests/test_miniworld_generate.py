@@ -1,4 +1,4 @@
-"""`unloc generate`: byte-identical output for a seed (whatever the subset or worker count), decodable mp4s."""
+"""`python -m unloc.study generate`: byte-identical output for a seed (whatever the subset or worker count), decodable mp4s."""
 
 import argparse
 import json
@@ -8,8 +8,8 @@ import av
 import decord
 import pytest
 
-from unloc.data.miniworld import DATASETS, SIZES, WorldSize, generate_world, override
-from unloc.data.miniworld.generate import GENERATOR_VERSION, register
+from unloc.study.miniworld import DATASETS, SIZES, WorldSize, generate_world, override
+from unloc.study.miniworld.generate import GENERATOR_VERSION, register
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -65,7 +65,7 @@ def test_regenerating_one_dataset_keeps_the_rest_of_the_manifest(first, tmp_path
 
 
 def test_a_world_from_another_generator_version_is_regenerated(tmp_path, monkeypatch):
-    from unloc import study
+    from unloc.study import stages as study
     world = tmp_path / "world"
     params = tmp_path / "params.yaml"
     params.write_text(f"vars: {{world: {world}}}\nworld: {{size: tiny, seed: 0, workers: 1}}\n")

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from unloc.data.miniworld.clips import frame_caption_pair, kinetics_clip
-from unloc.data.miniworld.localization import coin_taxonomy, coin_video, tal_classes, tal_video, zero_shot_split
-from unloc.data.miniworld.queries import anet_captions_video, charades_video, qvh_video, saliency
-from unloc.data.miniworld.schedule import SceneBuilder, windows_of
-from unloc.data.miniworld.sizes import SIZES, PairSize, SetSize
-from unloc.data.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, tal_class_name
-from unloc.data.miniworld.world import plan_tracks, track_state
+from unloc.study.miniworld.clips import frame_caption_pair, kinetics_clip
+from unloc.study.miniworld.localization import coin_taxonomy, coin_video, tal_classes, tal_video, zero_shot_split
+from unloc.study.miniworld.queries import anet_captions_video, charades_video, qvh_video, saliency
+from unloc.study.miniworld.schedule import SceneBuilder, windows_of
+from unloc.study.miniworld.sizes import SIZES, PairSize, SetSize
+from unloc.study.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, tal_class_name
+from unloc.study.miniworld.world import plan_tracks, track_state
 
 SEEDS = range(12)
 

@@ -6,10 +6,10 @@ import av
 import numpy as np
 import pytest
 
-from unloc.data.miniworld.render import background, render_frames, render_video
-from unloc.data.miniworld.schedule import SceneBuilder, windows_of
-from unloc.data.miniworld.vocab import ACTION_KEYS, COLOURS, SHAPES
-from unloc.data.miniworld.world import EXTENT, Act, Scene, Thing, Track, plan_tracks, track_state
+from unloc.study.miniworld.render import background, render_frames, render_video
+from unloc.study.miniworld.schedule import SceneBuilder, windows_of
+from unloc.study.miniworld.vocab import ACTION_KEYS, COLOURS, SHAPES
+from unloc.study.miniworld.world import EXTENT, Act, Scene, Thing, Track, plan_tracks, track_state
 
 
 def test_track_state_hand_worked():

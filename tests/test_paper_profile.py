@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from unloc.config import load_config, read_params, resolve_stage
-from unloc.configio import ConfigError
-from unloc.paper_configs import PAPER_CONFIGS, load_paper_config
+from unloc.config.paper import PAPER_CONFIGS, load_paper_config
+from unloc.config.strict import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"

@@ -1,13 +1,13 @@
-"""unloc.report.ablations: bar heights, seed error bars, value labels and "not run" slots from a seed summary."""
+"""unloc.study.report.ablations: bar heights, seed error bars, value labels and "not run" slots from a seed summary."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from unloc.report.ablations import default_families, plot_ablation_bars, setting_row, short_name
-from unloc.report.io import seed_summary
-from unloc.report.paper import ABLATION_FAMILIES
+from unloc.study.report.ablations import default_families, plot_ablation_bars, setting_row, short_name
+from unloc.study.report.io import seed_summary
+from unloc.study.report.paper import ABLATION_FAMILIES
 
 
 def _summary(label_prefix=""):

@@ -1,4 +1,4 @@
-"""unloc.report.curves: reading history.jsonl (including the "nan" strings the run log writes) and the loss figure."""
+"""unloc.study.figures.curves: reading history.jsonl (including the "nan" strings the run log writes) and the loss figure."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from unloc.report.curves import plot_training_curves, read_history
+from unloc.study.figures.curves import plot_training_curves, read_history
 
 
 def _history(path, records):

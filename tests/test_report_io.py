@@ -1,4 +1,4 @@
-"""unloc.report.io: metrics files, run collection from synthetic run directories, seed summaries worked by hand."""
+"""unloc.study.report.io: metrics files, run collection from synthetic run directories, seed summaries worked by hand."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unloc.report.io import (
+from unloc.study.report.io import (
     collect_runs,
     format_mean_std,
     load_metrics,

@@ -1,10 +1,10 @@
-"""unloc.report.paper: the registry holds exactly the published numbers with a written source, and nothing else."""
+"""unloc.study.report.paper: the registry holds exactly the published numbers with a written source, and nothing else."""
 
 import re
 
 import pytest
 
-from unloc.report.paper import (
+from unloc.study.report.paper import (
     ABLATION_FAMILIES,
     HEADLINE_1,
     NOT_AVAILABLE,
@@ -94,7 +94,7 @@ def test_build_paper_tables_ablation_metrics():
 
 
 def test_a_value_without_source_is_refused():
-    from unloc.report.paper import _row
+    from unloc.study.report.paper import _row
 
     with pytest.raises(ValueError, match="needs its source"):
         _row("x", "R1@0.5", 1.0, NOT_AVAILABLE, "mr.qvh_b")

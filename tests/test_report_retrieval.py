@@ -1,4 +1,4 @@
-"""unloc.report.retrieval: recall-vs-IoU on a hand-worked QVHighlights-format example and against a brute-force
+"""unloc.study.figures.retrieval: recall-vs-IoU on a hand-worked QVHighlights-format example and against a brute-force
 reference; mAP-vs-tIoU parsing and the two figures."""
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from unloc.report.retrieval import map_by_tiou, plot_map_vs_tiou, plot_recall_vs_iou, recall_vs_iou
+from unloc.study.figures.retrieval import map_by_tiou, plot_map_vs_tiou, plot_recall_vs_iou, recall_vs_iou
 
 
 def _write_jsonl(path, rows):

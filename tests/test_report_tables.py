@@ -1,4 +1,4 @@
-"""unloc.report.tables and .markdown: paper-vs-ours rows, ablation conclusions, and the markdown renderer."""
+"""unloc.study.report.tables and .markdown: paper-vs-ours rows, ablation conclusions, and the markdown renderer."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unloc.report.markdown import tables_to_markdown, to_markdown
-from unloc.report.paper import HEADLINE_1, HEADLINE_2, NOT_AVAILABLE, PAPER_TABLES
-from unloc.report.tables import conclusions, headline_metrics, paper_vs_ours
+from unloc.study.report.markdown import tables_to_markdown, to_markdown
+from unloc.study.report.paper import HEADLINE_1, HEADLINE_2, NOT_AVAILABLE, PAPER_TABLES
+from unloc.study.report.tables import conclusions, headline_metrics, paper_vs_ours
 
 OURS = {
     "mr.qvh_l": {"MR-full-R1@0.5": 50.0, "MR-full-R1@0.7": 20.0, "R1@0.5": 49.0, "R5@0.5": 80.0},

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unloc import study
-from unloc.configio import ConfigError
-from unloc.data.miniworld.vocab import COLOURS, SHAPES
+from unloc.config.strict import ConfigError
+from unloc.study import stages as study
+from unloc.study.miniworld.vocab import COLOURS, SHAPES
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -35,9 +35,27 @@ def test_named_and_explicit_groups(tmp_path):
     ({"negative_groups": ["sizes"]}, "unknown group 'sizes'"),
     ({"negative_groups": ["actions"]}, "unknown group 'actions'"),  # appearance captions name no actions
     ({"negative_groups": [["up"]]}, "neither a group name"),
-    ({"negative_groups": "shapes"}, "non-empty list"),
-    ({"negative_words": ["shapes"]}, "unknown keys"),
+    ({"negative_groups": "shapes"}, "must be a list"),
+    ({"negative_groups": []}, "non-empty list"),
+    ({"negative_words": ["shapes"]}, "unknown config key 'clip_pretrain.negative_words'; did you mean 'negative_groups'"),
+    ({"train": {"epoch": 3}}, "unknown config key 'clip_pretrain.train.epoch'; did you mean 'epochs'"),
 ])
 def test_bad_options_are_named(tmp_path, values, message):
     with pytest.raises(ConfigError, match=message):
         study.clip_options(_params(tmp_path, {"train": {}, **values}), None)
+
+
+def test_profile_sections_merge_deeply(tmp_path):
+    """A profile's `clip_pretrain.train` changes only the keys it names (the strict loader sees the merged section)."""
+    path = _params(tmp_path, {"train": {"epochs": 10, "weight_decay": 0.1}},
+                   {"quick": {"clip_pretrain": {"train": {"epochs": 1}}}})
+    train, _, _ = study.clip_train_config(_with_arch(path), "quick")
+    assert (train.epochs, train.weight_decay) == (1, 0.1)
+
+
+def _with_arch(path):
+    data = yaml.safe_load(path.read_text())
+    data["common"] = {"model": {"tower": {"arch": {"embed_dim": 8}}}}
+    data["vars"] = {"models": "models"}
+    path.write_text(yaml.safe_dump(data))
+    return path

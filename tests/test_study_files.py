@@ -38,9 +38,28 @@ def test_dvc_stages_name_existing_sections():
     assert dvc["ablation"]["matrix"]["seed"] == "${seeds}" and len(params["seeds"]) >= 3
     for stage in dvc.values():
         cmd = stage.get("do", stage)["cmd"]
-        if "papermill" in cmd:
-            notebook = cmd.split("papermill ")[1].split()[0]
+        if " notebook " in cmd:
+            notebook = cmd.split(" notebook ")[1].split()[0]
             assert (ROOT / notebook).is_file(), notebook
+            assert notebook in stage.get("do", stage)["deps"], f"{notebook}: a stage depends on its notebook"
+
+
+def _dvc_deps(name: str) -> list[str]:
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
+    return stage.get("do", stage)["deps"]
+
+
+def test_dvc_deps_are_the_code_each_stage_runs():
+    """An edit to the report reruns only `tables`; the library never reaches `tables`; every dep path exists."""
+    for name in ("generate", "pretrain_clip", "pretrain_video", "mr", "tal", "seg", "ablation", "tables"):
+        deps = _dvc_deps(name)
+        assert "unloc" not in deps, f"{name}: depends on the whole package"
+        code = [d for d in deps if d.startswith(("unloc/", "notebooks/"))]
+        assert all((ROOT / d).exists() for d in code), name
+        assert any(d.startswith("unloc/study/report") for d in deps) == (name == "tables"), name
+    assert _dvc_deps("generate") == ["unloc/study/miniworld"]
+    assert not any(d in _dvc_deps("tables") for d in ("unloc/model", "unloc/train", "unloc/data"))
+    assert "unloc/study/clip" in _dvc_deps("pretrain_clip") and "unloc/study/clip" not in _dvc_deps("mr")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
@@ -60,6 +79,6 @@ def test_notebooks_are_thin(path):
 
 
 def test_the_study_tower_is_the_two_tower_models_architecture():
-    from unloc.tasks.clip_pretraining import MINI_CLIP_ARCH
+    from unloc.study.clip.pretraining import MINI_CLIP_ARCH
 
     assert read_params(PARAMS)["common"]["model"]["tower"]["arch"] == MINI_CLIP_ARCH

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from unloc.config import load_config, read_params
-from unloc.experiment import build_run_model, with_data_classes
+from unloc.run.experiment import build_run_model, with_data_classes
 from unloc.train import save_weights
 
 ROOT = Path(__file__).resolve().parents[1]

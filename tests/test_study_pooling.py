@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from unloc import report, study
+from unloc.study import report
 
 
 def _run(root, stage_path, **metrics):
@@ -26,7 +26,7 @@ def runs(tmp_path):
 
 
 def test_split_runs_join_their_base_stage(runs):
-    pooled = study.pool_split_runs(runs)
+    pooled = report.pool_split_runs(runs)
     assert sorted(pooled.stage.unique()) == ["ablations.base", "tal.finetune", "tal.zero_shot_50", "tal.zero_shot_75"]
     assert set(pooled[pooled.stage == "tal.zero_shot_75"].name) == {"zero_shot_75"}
     ours = report.metrics_by_stage(pooled)
@@ -36,7 +36,7 @@ def test_split_runs_join_their_base_stage(runs):
 
 
 def test_the_zero_shot_table_shows_the_mean_over_splits(runs):
-    ours = report.metrics_by_stage(study.pool_split_runs(study.alias_base_runs(runs)))
+    ours = report.metrics_by_stage(report.pool_split_runs(report.alias_base_runs(runs)))
     table = report.paper_vs_ours(report.PAPER_TABLES, ours)["tal_zero_shot"]
     row = table[(table.our_stage == "tal.zero_shot_75") & (table.metric == "mAP@0.5")].iloc[0]
     assert row.ours_mean == pytest.approx(13.0) and row.ours_n == 3
@@ -45,6 +45,6 @@ def test_the_zero_shot_table_shows_the_mean_over_splits(runs):
 
 
 def test_base_aliases_repeat_the_base_runs(runs):
-    aliased = study.alias_base_runs(runs)
+    aliased = report.alias_base_runs(runs)
     loss_iou = aliased[aliased.stage == "ablations.loss_iou"]
     assert sorted(loss_iou["R1@0.5"]) == [14.0, 16.0] and set(loss_iou.name) == {"loss_iou"}

@@ -5,7 +5,7 @@ import math
 import pytest
 import yaml
 
-from unloc.configio import ConfigError, from_dict, to_dict
+from unloc.config.strict import ConfigError, from_dict, to_dict
 from unloc.data.task_config import SamplingConfig, SplitSource, TaskDataConfig
 from unloc.tasks import NmsConfig, TaskConfig
 

@@ -13,7 +13,6 @@ from tasks_common import one_thread, tiny_model, tokenizer  # noqa: F401
 
 from unloc.cli import main as unloc_main
 from unloc.data.formats import read_annotations
-from unloc.data.miniworld import SIZES, generate_world
 from unloc.data.task_batch import collate_task
 from unloc.data.task_build import build_task_dataset
 from unloc.data.task_config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
@@ -23,6 +22,7 @@ from unloc.model.build import build_image_tower
 from unloc.model.clip_loader import create_clip
 from unloc.model.config import TINY_ARCH, TowerConfig
 from unloc.ops.segments import linspace_sec_per_unit
+from unloc.study.miniworld import SIZES, generate_world
 from unloc.tasks import TaskConfig, build_task, predict_all
 from unloc.train import TrainConfig, fit
 

@@ -12,11 +12,11 @@ import yaml
 from tasks_common import one_thread  # noqa: F401  (autouse: tiny models run faster on one thread)
 
 from unloc.cli import main
-from unloc.configio import ConfigError
-from unloc.data.miniworld.generate import generate_world
-from unloc.data.miniworld.sizes import SIZES
+from unloc.cli.train import parse_set, world_size_for
+from unloc.config.strict import ConfigError
 from unloc.model.config import TINY_ARCH
-from unloc.train_cli import parse_set, world_size_for
+from unloc.study.miniworld.generate import generate_world
+from unloc.study.miniworld.sizes import SIZES
 
 TINY_MODEL = {"tower": {"arch": TINY_ARCH, "pretrained": None, "freeze_text": False},
               "fusion": {"layers": 1, "width": 32, "heads": 2, "mlp_dim": 64},
@@ -31,7 +31,7 @@ def params(tmp_path_factory):
     anet = root / "anet13"
     small = {"model": TINY_MODEL, "data": {"image": {"crop_size": 32, "short_side": 32}, "sampling": {"num_frames": 16}},
              "train": {"epochs": 2, "global_batch_size": 2, "optimizer": "adamw", "warmup_epochs": 0.0}}
-    tal = {"group": "tal", "task": {"kind": "tal", "regression_ranges": [[0, 4], [4, None]], "prompt_mode": "first"},
+    tal = {"task": {"kind": "tal", "regression_ranges": [[0, 4], [4, None]], "prompt_mode": "first"},
            "data": {"train": {"annotations": str(anet / "activity_net.v1-3.min.json"), "split": "training"},
                     "eval": {"split": "validation"}, "video_root": str(anet / "videos")}}
     doc = {"common": small, "tal": tal}
@@ -109,14 +109,14 @@ def test_world_size_follows_torchrun_when_it_started_the_process(monkeypatch):
         world_size_for(2, 1)
 
 
-@pytest.mark.filterwarnings("ignore:'unloc.train_cli' found in sys.modules")
+@pytest.mark.filterwarnings("ignore:'unloc.cli.train' found in sys.modules")
 def test_the_module_runs_as_torchrun_starts_it(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["unloc.train_cli", "--paper", "coin_l", "--print-config"])
+    monkeypatch.setattr(sys, "argv", ["unloc.cli.train", "--paper", "coin_l", "--print-config"])
     with pytest.raises(SystemExit) as done:
-        runpy.run_module("unloc.train_cli", run_name="__main__")
+        runpy.run_module("unloc.cli.train", run_name="__main__")
     assert done.value.code == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
-    assert (cfg["group"], cfg["data"]["sampling"]["window"], cfg["model"]["pyramid"]["kind"]) == ("seg", 512, "none")
+    assert (cfg["task"]["kind"], cfg["data"]["sampling"]["window"], cfg["model"]["pyramid"]["kind"]) == ("seg", 512, "none")
 
 
 @pytest.mark.slow
@@ -124,7 +124,7 @@ def test_torchrun_two_ranks_train_one_run_and_print_once(params, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "unloc.train_cli", "--params", str(params), "--stage", "tal", "--out", str(out),
+                           "-m", "unloc.cli.train", "--params", str(params), "--stage", "tal", "--out", str(out),
                            "--set", "train.epochs=1", "--no-progress"],
                           check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

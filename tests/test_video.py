@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from videowrite import moving_squares, write_video
 
 from unloc.data.video import (
     VideoDecodeError,
@@ -19,7 +20,6 @@ from unloc.data.video import (
     read_linspace,
     window_starts,
 )
-from unloc.data.videowrite import moving_squares, write_video
 
 
 def pattern(num_frames: int, height: int = 32, width: int = 40) -> np.ndarray:

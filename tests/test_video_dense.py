@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from videowrite import moving_squares, write_video
 
 from unloc.data import video as video_mod
 from unloc.data.video import VideoFile, _is_dense, linspace_indices
-from unloc.data.videowrite import moving_squares, write_video
 
 
 def test_is_dense_rule():

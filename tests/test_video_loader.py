@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DistributedSampler
+from videowrite import write_video
 
 from unloc.data.frames import BadVideo, FpsSampling, FrameDataset, LinspaceSampling, item_generator
 from unloc.data.loader import ClipLoader, collate_clips
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoDecodeError
-from unloc.data.videowrite import write_video
 
 TEST_TF = FrameTransform(crop_size=16, short_side=20)
 TRAIN_TF = FrameTransform(crop_size=16, short_side=20, train=True)

@@ -1,0 +1,112 @@
+"""The paper-scale configurations: UnLoc-B and UnLoc-L on every dataset of the official release (paper §4).
+
+`unloc/resources/paper.yaml` holds the hyper-parameters of the eight official Scenic/JAX configs (ActivityNet TAL B/L,
+ActivityNet Captions B/L, Charades-STA B, QVHighlights B/L, COIN L) plus the zero-shot TAL variants, in the
+params.yaml layout, with the port's deviations written next to them. `load_paper_config(name)` resolves one of them
+through the same strict loader as params.yaml (`common` <- `base:` chain <- section <- overrides). Data paths in the
+file start with the path variable `{paper}` (default `data/paper`); `paper_root` sets it. `nest_dotted` turns
+`{'train.epochs': 3}` into nested overrides; the `unloc train --set` option uses it too.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from unloc.config.params import RESERVED, merge_stage, path_vars, substitute
+from unloc.config.schema import ExperimentConfig
+from unloc.config.strict import ConfigError, from_dict, merge
+
+PAPER_FILE = "paper.yaml"
+PAPER_ROOT_VAR = "paper"  # the path variable every data path of paper.yaml starts with
+_NOT_CONFIGS = (*RESERVED, "vars", "bases")
+
+
+@functools.cache
+def _packaged_text() -> str:
+    return resources.files("unloc").joinpath("resources", PAPER_FILE).read_text(encoding="utf-8")
+
+
+def paper_params() -> dict[str, Any]:
+    """A fresh copy of the parsed paper.yaml (YAML anchors resolved into independent mappings)."""
+    data = yaml.safe_load(_packaged_text())
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"unloc/resources/{PAPER_FILE} must hold a mapping at the top level")
+    return copy.deepcopy(dict(data))
+
+
+def _config_names() -> tuple[str, ...]:
+    return tuple(name for name in paper_params() if name not in _NOT_CONFIGS)
+
+
+PAPER_CONFIGS: tuple[str, ...] = _config_names()
+
+
+def nest_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested overrides from dotted keys: {'train.epochs': 3, 'model': {'chunk_size': 8}} ->
+    {'train': {'epochs': 3}, 'model': {'chunk_size': 8}}. Later keys merge into earlier ones.
+
+    Raises:
+        ConfigError: an empty path component ('train..epochs').
+    """
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = str(key).split(".")
+        if not all(parts):
+            raise ConfigError(f"bad override key {key!r}: empty component")
+        for part in reversed(parts[1:]):
+            value = {part: value}
+        out = merge(out, {parts[0]: value})
+    return out
+
+
+def resolve_paper(name: str, overrides: Mapping[str, Any] | None = None,
+                  paper_root: str | Path | None = None) -> dict[str, Any]:
+    """The merged mapping of paper config `name` with nested or dotted `overrides`, its data under `paper_root`."""
+    if name not in PAPER_CONFIGS:
+        raise ConfigError(f"no paper config {name!r}; choose one of {', '.join(PAPER_CONFIGS)}")
+    params = paper_params()
+    if paper_root is not None:
+        params.setdefault("vars", {})[PAPER_ROOT_VAR] = str(Path(paper_root))
+    merged = merge_stage(params, name)
+    return merge(merged, nest_dotted(overrides)) if overrides else merged
+
+
+def resolve_paper_stage(params: Mapping[str, Any], stage: str, profile: str) -> dict[str, Any]:
+    """A study stage under a profile with `paper_configs: {stage: name}`: the packaged paper configuration `name`
+    (data under the profile's `{paper}` variable), then the profile's `all` delta. A stage the mapping does not list
+    is an error, so a real-data run never falls back to mini-world settings."""
+    prof = (params.get("profiles") or {}).get(profile) or {}
+    mapping = prof.get("paper_configs") or {}
+    if stage not in mapping:
+        raise ConfigError(f"profile '{profile}' maps no paper configuration to stage '{stage}' (it maps: "
+                          f"{', '.join(sorted(mapping))}); the mini-world settings of that stage do not apply to "
+                          "real data")
+    variables = path_vars(params, profile)
+    merged = resolve_paper(str(mapping[stage]), paper_root=variables.get(PAPER_ROOT_VAR))
+    merged = merge(merged, substitute(dict(prof.get("all") or {}), variables))
+    merged["name"] = stage
+    return merged
+
+
+def load_paper_config(name: str, *, paper_root: str | Path | None = None, **overrides: Any) -> ExperimentConfig:
+    """The `ExperimentConfig` of paper config `name` (one of `PAPER_CONFIGS`).
+
+    Args:
+        name: e.g. 'anet_tal_b', 'qvh_l', 'coin_l', 'anet_tal_zs75_b'.
+        paper_root: the directory holding the datasets (the `{paper}` path variable; None: data/paper).
+        **overrides: last deltas, nested (train={'world_size': 8}) or dotted (**{'train.world_size': 8}).
+
+    Raises:
+        ConfigError: unknown name, or an override key or value that does not fit the schema.
+    """
+    return from_dict(ExperimentConfig, resolve_paper(name, overrides, paper_root), where=f"paper:{name}")
+
+
+__all__ = ["PAPER_CONFIGS", "load_paper_config", "nest_dotted", "paper_params", "resolve_paper", "resolve_paper_stage"]

@@ -1,0 +1,73 @@
+"""The experiment config's schema: one frozen dataclass tree per stage.
+
+`ExperimentConfig` groups the model, task, data and training configs (each the schema and defaults of its own
+package) plus the run's identity (name, seed) and where its weights start from. Dataclasses are the schema and the
+defaults; `unloc.config.params` resolves params.yaml sections into them through the strict loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from unloc.config.strict import to_dict
+from unloc.data.task_config import TaskDataConfig
+from unloc.model.config import ModelConfig
+from unloc.tasks.config import TaskConfig
+from unloc.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """Where the weights start: an UnLoc checkpoint (e.g. video pretraining) loaded by parameter name.
+
+    `ignore` lists parameter-name prefixes left at their fresh initialisation (e.g. the heads when the pretraining
+    task differs); shape mismatches are errors.
+    """
+
+    checkpoint: str | None = None
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one stage needs: its name and seed, the model, task, data and training configs, and its init."""
+
+    name: str = "experiment"
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: TaskDataConfig = field(default_factory=TaskDataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(to_dict(self), sort_keys=False)
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """`dataclasses.replace` that also takes dotted keys: replace(cfg, **{'train.epochs': 3})."""
+    nested: dict[str, dict[str, Any]] = {}
+    flat = {}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            flat[key] = value
+    for head, sub in nested.items():
+        flat[head] = replace(getattr(cfg, head), **sub)
+    return dataclasses.replace(cfg, **flat)
+
+
+def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config (YAML, or JSON for a .json path) so a run's inputs are tracked."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_dict(cfg), indent=2) if path.suffix == ".json" else cfg.to_yaml()
+    path.write_text(text)

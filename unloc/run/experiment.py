@@ -1,0 +1,176 @@
+"""One stage of the study end to end: config -> data -> model -> training -> predictions -> official metrics.
+
+`run_experiment(cfg, out_dir)` is what the notebooks and `unloc train` call. It builds the model (optionally from an
+earlier UnLoc checkpoint, e.g. video pretraining), the task and its datasets, trains with `unloc.train.fit` (in
+`cfg.train.world_size` processes, started here when needed), predicts the evaluation split, evaluates the prediction
+files with `unloc.eval` exactly as `unloc eval` would, and leaves a self-contained run directory:
+
+    out_dir/config.yaml        the resolved ExperimentConfig
+    out_dir/model.safetensors  final weights (load with `load_run`)
+    out_dir/classes.json       class names of class tasks (training and evaluation lists)
+    out_dir/predictions.*      the evaluator input (TAL json, MR jsonl, segmentation npz, pretraining json)
+    out_dir/metrics.json       flat metric keys shared across stages (see `unloc.run.evaluate`)
+    out_dir/train/             history.jsonl, epochs.jsonl, checkpoints/
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from unloc.config import ExperimentConfig, save_config
+from unloc.config.strict import from_dict
+from unloc.data.stage_features import check_cached_tower, ensure_stage_features
+from unloc.data.task_build import build_task_dataset
+from unloc.data.task_loader import eval_batches, train_batches
+from unloc.model.build import build_model
+from unloc.model.clip_loader import build_tokenizer
+from unloc.run.evaluate import evaluate_predictions
+from unloc.tasks.inference import build_task, predict_all
+from unloc.train import fit, launch, load_weights, save_weights, seed_everything
+from unloc.train.distributed import barrier, is_main, unwrap, world_info
+
+
+@dataclass
+class RunResult:
+    """What a finished stage produced."""
+
+    out_dir: Path
+    metrics: dict[str, float]
+    train_seconds: float
+    eval_seconds: float
+    skipped_videos: list[str]
+
+    @property
+    def history_path(self) -> Path:
+        return self.out_dir / "train" / "history.jsonl"
+
+
+def with_data_classes(cfg: ExperimentConfig, num_classes: int) -> ExperimentConfig:
+    """A text-free model (fusion mode 'no_text') predicts one logit per training class: size it from the data."""
+    if cfg.model.fusion.mode != "no_text" or cfg.model.fusion.num_classes:
+        return cfg
+    fusion = replace(cfg.model.fusion, num_classes=num_classes)
+    return replace(cfg, model=replace(cfg.model, fusion=fusion))
+
+
+def build_run_model(cfg: ExperimentConfig) -> tuple[nn.Module, Any]:
+    """The model of `cfg` with its initial weights, and the tokenizer of its text tower."""
+    model = build_model(cfg.model)
+    if cfg.init.checkpoint:
+        report = load_weights(model, cfg.init.checkpoint, strict=False, ignore_prefixes=cfg.init.ignore)
+        print(f"init from {cfg.init.checkpoint}: {len(report.loaded)} tensors loaded, "
+              f"{len(report.missing)} fresh, {len(report.ignored)} ignored")
+    return model, build_tokenizer(cfg.model.text_tower or cfg.model.tower)
+
+
+def read_class_names(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines and '#' comments skipped); duplicates are an error naming the line."""
+    names: list[str] = []
+    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if name in names:
+            raise ValueError(f"{path}: line {line_no}: class {name!r} is listed twice")
+        names.append(name)
+    if not names:
+        raise ValueError(f"{path}: no class names")
+    return names
+
+
+def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
+    kind = cfg.task.kind
+    names = read_class_names(cfg.data.classes_file) if cfg.data.classes_file else None
+    train_ds = build_task_dataset(cfg.data, kind, "train", tokenizer=tokenizer, tower=cfg.model.tower,
+                                  class_names=names, seed=cfg.seed)
+    eval_names = None if (cfg.data.class_split or kind == "mr") else train_ds.class_names
+    eval_ds = build_task_dataset(cfg.data, kind, "eval", tokenizer=tokenizer, tower=cfg.model.tower,
+                                 class_names=eval_names, seed=cfg.seed)
+    return train_ds, eval_ds
+
+
+def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progress: bool) -> dict[str, Any]:
+    """Runs on every rank (module level, so `launch` can start it in new processes)."""
+    out = Path(out_dir)
+    seed_everything(cfg.seed)
+    tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
+    if is_main():
+        ensure_stage_features(cfg, progress=progress)
+    barrier()
+    train_ds, eval_ds = _datasets(cfg, tokenizer)
+    cfg = with_data_classes(cfg, len(train_ds.class_names))
+    if is_main():
+        save_config(cfg, out / "config.yaml")
+    seed_everything(cfg.seed)
+    model, _ = build_run_model(cfg)
+    if cfg.init.checkpoint and is_main():
+        check_cached_tower(cfg, model)
+    task = build_task(cfg.task, class_names=train_ds.class_names, tokenizer=tokenizer,
+                      eval_class_names=eval_ds.class_names if cfg.data.class_split else None)
+    train_cfg = replace(cfg.train, out_dir=str(out / "train"), seed=cfg.seed)
+    start = time.perf_counter()
+    fit(model, task.step, train_cfg, batches=train_batches(train_ds, train_cfg), resume=resume, progress=progress)
+    train_seconds = time.perf_counter() - start
+    if not is_main():
+        return {}
+    model = unwrap(model)
+    save_weights(model, out / "model.safetensors")
+    start = time.perf_counter()
+    skipped: list = []
+    device = next(model.parameters()).device
+    predictions = predict_all(task, model, eval_batches(eval_ds, num_workers=cfg.data.num_workers, skipped=skipped),
+                              device=device)
+    predict_seconds = time.perf_counter() - start
+    return {"predictions": predictions, "train_seconds": train_seconds, "predict_seconds": predict_seconds,
+            "skipped": [f"{s.path}: {s.reason}" for s in skipped], "data_report": train_ds.report.summary(),
+            "classes": {"train": list(train_ds.class_names), "eval": list(eval_ds.class_names)}}
+
+
+def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, resume: bool = False,
+                   progress: bool = True) -> RunResult:
+    """Train and evaluate one stage; see the module docstring for what `out_dir` holds.
+
+    Args:
+        cfg: the resolved stage config (`unloc.config.load_config`).
+        out_dir: the run directory (created).
+        resume: continue an interrupted run from its newest checkpoint.
+        progress: tqdm progress bars.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    if cfg.train.world_size > 1 and world_info().world_size == 1:
+        result = launch(_train_and_predict, cfg.train.world_size, cfg, str(out), resume, progress)
+    else:
+        result = _train_and_predict(cfg, str(out), resume, progress)
+    if not is_main():  # under torchrun every rank runs this; rank 0 alone predicts, evaluates and writes
+        return RunResult(out, {}, result.get("train_seconds", 0.0), 0.0, [])
+    (out / "classes.json").write_text(json.dumps(result["classes"], indent=1))
+    start = time.perf_counter()
+    metrics = evaluate_predictions(cfg, result["predictions"], result["classes"], out)
+    eval_seconds = result["predict_seconds"] + time.perf_counter() - start
+    metrics.update({"train_seconds": round(result["train_seconds"], 2), "eval_seconds": round(eval_seconds, 2)})
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    return RunResult(out, metrics, result["train_seconds"], eval_seconds, result["skipped"])
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[ExperimentConfig, nn.Module, dict]:
+    """A trained run directory -> (config, model with its final weights in eval mode, class lists)."""
+    run = Path(run_dir)
+    for name in ("config.yaml", "model.safetensors"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} is not a finished unloc run: {name} is missing")
+    cfg = from_dict(ExperimentConfig, yaml.safe_load((run / "config.yaml").read_text()), where=str(run / "config.yaml"))
+    cfg = replace(cfg, model=replace(cfg.model, tower=replace(cfg.model.tower, pretrained=None)))
+    model = build_model(cfg.model)
+    load_weights(model, run / "model.safetensors", strict=True)
+    classes = json.loads((run / "classes.json").read_text()) if (run / "classes.json").is_file() else {}
+    return cfg, model.to(device).eval(), classes

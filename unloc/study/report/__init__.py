@@ -1,0 +1,32 @@
+"""The study's report across stages: run directories -> metrics tables, seed summaries, ablation bars, and the
+paper-vs-ours comparison (paper §4). The tables notebook calls these functions and holds no logic of its own; every
+figure function returns a matplotlib Figure (Agg canvas) and can save a PNG. Per-stage figures live in
+`unloc.study.figures`, so that an edit here reruns only the tables stage.
+"""
+
+from unloc.study.report.ablations import default_families, plot_ablation_bars
+from unloc.study.report.io import collect_runs, format_mean_std, metrics_by_stage, seed_summary
+from unloc.study.report.markdown import tables_to_markdown, to_markdown
+from unloc.study.report.paper import ABLATION_FAMILIES, NOT_AVAILABLE, PAPER_TABLES, build_paper_tables
+from unloc.study.report.pooling import BASE_ALIASES, alias_base_runs, pool_split_runs
+from unloc.study.report.tables import conclusions, paper_vs_ours
+
+__all__ = [
+    "ABLATION_FAMILIES",
+    "BASE_ALIASES",
+    "NOT_AVAILABLE",
+    "PAPER_TABLES",
+    "alias_base_runs",
+    "build_paper_tables",
+    "collect_runs",
+    "conclusions",
+    "default_families",
+    "format_mean_std",
+    "metrics_by_stage",
+    "paper_vs_ours",
+    "plot_ablation_bars",
+    "pool_split_runs",
+    "seed_summary",
+    "tables_to_markdown",
+    "to_markdown",
+]
