@@ -11,12 +11,13 @@ from unloc.config import load_config, read_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"
-EXPERIMENT_GROUPS = ("pretrain", "mr", "tal", "seg", "ablations")
+EXPERIMENT_GROUPS = ("pretrain", "mr", "tal", "seg")
 
 
 def _stages() -> list[str]:
     params = read_params(PARAMS)
-    return [f"{group}.{name}" for group in EXPERIMENT_GROUPS for name in params[group]]
+    ablations = [f"ablations.{task}.{name}" for task, names in params["ablations"].items() for name in names]
+    return [f"{group}.{name}" for group in EXPERIMENT_GROUPS for name in params[group]] + ablations
 
 
 @pytest.mark.parametrize("profile", ["default", "smoke"])
@@ -34,8 +35,9 @@ def test_dvc_stages_name_existing_sections():
     params = read_params(PARAMS)
     assert set(dvc["mr"]["foreach"]) == set(params["mr"])
     assert set(dvc["tal"]["foreach"]) == set(params["tal"])
-    assert set(dvc["ablation"]["matrix"]["name"]) == set(params["ablations"])
-    assert dvc["ablation"]["matrix"]["seed"] == "${seeds}" and len(params["seeds"]) >= 3
+    for task in ("tal", "mr", "seg"):
+        assert set(dvc[f"ablation_{task}"]["foreach"]) == set(params["ablations"][task]), task
+    assert len(params["seeds"]) >= 3
     for stage in dvc.values():
         cmd = stage.get("do", stage)["cmd"]
         if " notebook " in cmd:
@@ -51,7 +53,8 @@ def _dvc_deps(name: str) -> list[str]:
 
 def test_dvc_deps_are_the_code_each_stage_runs():
     """An edit to the report reruns only `tables`; the library never reaches `tables`; every dep path exists."""
-    for name in ("generate", "pretrain_clip", "pretrain_video", "mr", "tal", "seg", "ablation", "tables"):
+    for name in ("generate", "pretrain_clip", "pretrain_video", "mr", "tal", "seg", "ablation_tal", "ablation_mr",
+                 "ablation_seg", "tables"):
         deps = _dvc_deps(name)
         assert "unloc" not in deps, f"{name}: depends on the whole package"
         code = [d for d in deps if d.startswith(("unloc/", "notebooks/"))]
@@ -82,3 +85,30 @@ def test_the_study_tower_is_the_two_tower_models_architecture():
     from unloc.study.clip.pretraining import MINI_CLIP_ARCH
 
     assert read_params(PARAMS)["common"]["model"]["tower"]["arch"] == MINI_CLIP_ARCH
+
+
+@pytest.mark.parametrize("task", ["tal", "mr", "seg"])
+def test_each_ablation_differs_from_its_base_in_exactly_its_setting(task):
+    """The resolved config of every setting equals its base's except for the keys of its one `settings` delta."""
+    from unloc.config.strict import merge, to_dict
+    from unloc.study.ablation import config_delta
+
+    params = read_params(PARAMS)
+    base = load_config(f"ablations.{task}.base", PARAMS, profile="default")
+    for name in params["ablations"][task]:
+        if name == "base":
+            continue
+        cfg = load_config(f"ablations.{task}.{name}", PARAMS, profile="default")
+        delta = config_delta(cfg, base)
+        setting = params["settings"][name]
+        named = set(_dotted(merge({}, setting)))
+        if "text_tower" in setting.get("model", {}):  # a new tower: its defaults join the delta too
+            named.add("model.text_tower")
+        assert delta and all(any(k == n or k.startswith(n + ".") for n in named) for k in delta), (name, delta)
+        assert to_dict(cfg)["train"] == to_dict(base)["train"], f"{name}: trains differently from its base"
+
+
+def _dotted(node, prefix=""):
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in _dotted(value, f"{prefix}{key}.")]
+    return [prefix[:-1]]

@@ -21,7 +21,7 @@ from unloc.study.examples import demo_defaults, plot_run_example  # noqa: F401  
 from unloc.study.miniworld.generate import GENERATOR_VERSION, generate_world
 from unloc.study.miniworld.sizes import SIZES
 from unloc.study.miniworld.vocab import COLOURS, SHAPES
-from unloc.study.paths import enter_repo, stage_dir, study_vars  # noqa: F401  (notebook API)
+from unloc.study.paths import enter_repo, stage_dir, study_vars
 from unloc.study.sections import clip_pretrain_config, world_config
 from unloc.tasks.inference import build_task, predict_all
 from unloc.train.config import TrainConfig
@@ -83,6 +83,27 @@ def stage_config(stage: str, params_file: str | Path, profile: str | None, seed:
     if missing:
         raise FileNotFoundError(f"stage {stage} needs {missing}: run the earlier stages first "
                                 "(dvc repro, or the notebooks in order)")
+    return cfg
+
+
+def describe(cfg: ExperimentConfig) -> str:
+    """One line naming the stage's task and the model parts its ablations vary."""
+    m, sampling = cfg.model, cfg.data.sampling
+    frames = (f"{sampling.fps:g} fps in windows of {sampling.window}" if sampling.fps else f"{sampling.num_frames} frames")
+    return (f"stage {cfg.name} ({cfg.task.kind}), seed {cfg.seed}: fusion {m.fusion.layers}x{m.fusion.width} "
+            f"({m.fusion.mode}, text {m.fusion.text_input}), pyramid {m.pyramid.kind}/{m.pyramid.num_levels}, "
+            f"head layers {m.head.num_conv_layers}, box loss {cfg.task.box_loss}, frozen image/text towers "
+            f"{m.tower.freeze_image}/{m.tower.freeze_text}, {frames}, "
+            f"{cfg.train.epochs} epochs")
+
+
+def open_stage(stage: str, params_file: str | Path, profile: str | None, seed: int | None = None) -> ExperimentConfig:
+    """A notebook's set-up in one call: into the repository root, the profile's world in place, the stage's config
+    resolved (its inputs checked) and described in one printed line."""
+    enter_repo()
+    ensure_world(params_file, profile)
+    cfg = stage_config(stage, params_file, profile, seed)
+    print(describe(cfg))
     return cfg
 
 

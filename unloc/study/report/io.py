@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,8 @@ def collect_runs(root_glob: str, root: str | Path | None = None) -> pd.DataFrame
     """One row per run directory matched by a glob, with its metrics and identity parsed from the path.
 
     A run at `<root>/ablations/loss_l1/seed2/` becomes stage "ablations.loss_l1", name "loss_l1", seed 2; a run at
-    `<root>/mr/qvh_b/` (no seed folder) becomes stage "mr.qvh_b", name "qvh_b", seed <NA>.
+    `<root>/mr/qvh_b/` (no seed folder) becomes stage "mr.qvh_b", name "qvh_b", seed <NA>. A metrics file holding
+    `{"seeds": {"<k>": {...}}}` (an ablation setting with all its seeds) gives one row per seed.
 
     Args:
         root_glob: glob over run directories or their `metrics.json` files; `**` recurses
@@ -78,13 +79,22 @@ def collect_runs(root_glob: str, root: str | Path | None = None) -> pd.DataFrame
         clash = sorted(set(metrics) & set(RUN_COLUMNS))
         if clash:
             raise ValueError(f"{run_dir / METRICS_FILE}: metric names {clash} clash with run identity columns")
-        scalars = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
-        rows.append({**_run_identity(run_dir, root), **scalars})
+        identity = _run_identity(run_dir, root)
+        per_seed = metrics.get("seeds")
+        if isinstance(per_seed, dict):  # one ablation setting, all its seeds (unloc.study.ablation)
+            for seed, values in sorted(per_seed.items(), key=lambda kv: int(kv[0])):
+                rows.append({**identity, "seed": int(seed), **_scalars(values)})
+        else:
+            rows.append({**identity, **_scalars(metrics)})
     frame = pd.DataFrame(rows)
     metric_cols = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
     frame = frame[list(RUN_COLUMNS) + metric_cols]
     frame["seed"] = frame["seed"].astype("Int64")
     return frame
+
+
+def _scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
 
 
 def numeric_metric_columns(frame: pd.DataFrame) -> list[str]:
