@@ -120,3 +120,19 @@ def test_map_by_tiou_and_plot(tmp_path):
     assert (tmp_path / "map.png").is_file()
     with pytest.raises(ValueError, match="no 'mAP@<tIoU>' keys"):
         plot_map_vs_tiou({"x": {"R1@0.5": 3.0}})
+
+
+def test_recall_by_length_groups_queries_by_their_longest_window(tmp_path):
+    from unloc.study.figures.retrieval import recall_by_length
+
+    # lengths: q1 8 s (short), q2 longest 12 s (middle), q3 40 s (long), q4 5 s (short, no prediction)
+    gt = _gt(tmp_path, {1: [[0, 8]], 2: [[0, 4], [20, 32]], 3: [[10, 50]], 4: [[0, 5]]})
+    pred = _pred(tmp_path, {1: [[0, 8, 0.9]], 2: [[0, 4, 0.9]], 3: [[10, 30, 0.9], [12, 50, 0.5]]})
+    table = recall_by_length(gt, pred).set_index("group")
+    assert table["queries"].tolist() == [2, 1, 1]
+    assert table.loc["short", "R1@0.5"] == pytest.approx(50.0)  # q1 exact, q4 missed
+    assert table.loc["middle", "R1@0.7"] == pytest.approx(100.0)  # [0, 4] matches the first window exactly
+    assert table.loc["long", "R1@0.5"] == pytest.approx(100.0)  # IoU 20/40 = 0.5
+    assert table.loc["long", "R1@0.7"] == pytest.approx(0.0) and table.loc["long", "R5@0.7"] == pytest.approx(100.0)
+    empty = recall_by_length(gt, pred, groups=[("huge", 100.0, 200.0)])
+    assert empty.loc[0, "queries"] == 0 and np.isnan(empty.loc[0, "R1@0.5"])

@@ -22,6 +22,8 @@ from unloc.eval.matching import format_threshold
 from unloc.study.figures.figure import finish, new_figure
 
 DEFAULT_IOUS = np.arange(0.1, 1.0, 0.05)
+# QVHighlights' moment-length groups (seconds); a query joins the group of its longest ground-truth window
+LENGTH_GROUPS = (("short", 0.0, 10.0), ("middle", 10.0, 30.0), ("long", 30.0, float("inf")))
 _MAP_KEY = re.compile(r"^mAP@(\d*\.?\d+)(_mean)?$")
 
 
@@ -56,6 +58,32 @@ def recall_vs_iou(gt_path: str | Path, pred_path: str | Path, thresholds: Sequen
     frame = pd.DataFrame({"iou": ious, **{f"R{r}": [metrics[f"R{r}@{n}"] for n in names] for r in k}})
     frame.attrs.update(num_queries=len(queries), num_predicted=sum(q.qid in by_qid for q in queries))
     return frame
+
+
+def recall_by_length(gt_path: str | Path, pred_path: str | Path, fmt: str | None = None,
+                     groups: Sequence[tuple[str, float, float]] = LENGTH_GROUPS) -> pd.DataFrame:
+    """R1 and R5 at IoU 0.5 / 0.7 per moment-length group (QVHighlights reports short / middle / long).
+
+    Returns:
+        One row per group: `group`, `seconds` (the range), `queries`, and `R1@0.5`, `R1@0.7`, `R5@0.5`, `R5@0.7` in
+        percent (NaN for an empty group).
+    """
+    queries = read_mr_ground_truth(gt_path, fmt)
+    by_qid = {p.qid: p.windows for p in read_mr_predictions(pred_path, queries)}
+    longest = np.array([max(e - s for s, e in q.windows_sec) for q in queries])
+    rows = []
+    for name, lo, hi in groups:
+        members = [q for q, length in zip(queries, longest) if lo <= length < hi]
+        row = {"group": name, "seconds": f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">= {lo:g}", "queries": len(members)}
+        keys = ("R1@0.5", "R1@0.7", "R5@0.5", "R5@0.7")
+        if members:
+            metrics = moment_recall_metrics([q.windows_sec for q in members], [by_qid.get(q.qid) for q in members],
+                                            ks=(1, 5), iou_thresholds=(0.5, 0.7))
+            row.update({k: metrics[k] for k in keys})
+        else:
+            row.update(dict.fromkeys(keys, np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def plot_recall_vs_iou(curves: Mapping[str, pd.DataFrame], out_path: str | Path | None = None,
