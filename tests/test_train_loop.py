@@ -10,7 +10,7 @@ import torch
 from test_train_toys import NoisyRegression, make_toy, mse_step, toy_config
 
 from unloc.train import NonFiniteLossError, fit, latest_checkpoint, load_weights, seed_everything
-from unloc.train import resume as resume_mod
+from unloc.train import checkpoint as ckpt_mod
 from unloc.train.runlog import read_jsonl
 
 
@@ -71,7 +71,7 @@ def test_resume_without_generator_restore_would_differ(tmp_path, monkeypatch):
     ref_model, _ = _run(tmp_path / "ref")
     with pytest.raises(Killed):
         _run(tmp_path / "run", kill_at=7)
-    monkeypatch.setattr(resume_mod, "restore_rng_state", lambda state: None)
+    monkeypatch.setattr(ckpt_mod, "restore_rng_state", lambda state: None)
     model, _ = _run(tmp_path / "run", resume=True)
     assert not _same_weights(model, ref_model)
 

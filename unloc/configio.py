@@ -1,14 +1,16 @@
 """Strict conversion between nested mappings (params.yaml) and frozen config dataclasses.
 
 Dataclasses are the schema and the defaults; params.yaml holds only deltas. Conversion is strict: an unknown key raises a
-`ConfigError` naming the dotted path and the closest valid field, and a value of the wrong kind is refused instead of
-being coerced silently. Sections compose by a `base:` chain (a dotted name of another section), merged depth-first.
+`ConfigError` naming the dotted path and the closest valid field, and a value of the wrong kind (or a NaN or infinite
+number) is refused instead of being coerced silently. Sections compose by a `base:` chain (a dotted name of another
+section), merged depth-first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -45,6 +47,19 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
     for name, value in data.items():
         kwargs[name] = _convert(hints[name], value, _join(where, name))
     return cls(**kwargs)
+
+
+def check_literals(obj: Any) -> None:
+    """Raise naming the field when a `Literal`-typed field of dataclass instance `obj` holds a value outside it.
+
+    For instances built in Python (the loader checks params files itself); call it from `__post_init__`.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        hint, value = hints[f.name], getattr(obj, f.name)
+        if typing.get_origin(hint) is typing.Literal and value not in typing.get_args(hint):
+            raise ConfigError(f"{type(obj).__name__}.{f.name} must be one of {list(typing.get_args(hint))}, "
+                              f"got {value!r}")
 
 
 def to_dict(obj: Any) -> Any:
@@ -137,6 +152,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"'{where}' must be a number, got {value!r} (write 3.0e-4, not 3e-4, in YAML)")
+        if not math.isfinite(value):
+            raise ConfigError(f"'{where}' must be a finite number, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):

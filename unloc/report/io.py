@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unloc.train.checkpoint import atomic_write
+from unloc.train.atomic import atomic_write
 
 METRICS_FILE = "metrics.json"
 RUN_COLUMNS = ("stage", "name", "seed", "path")
