@@ -189,6 +189,7 @@ def test_truncated_file_is_rejected_naming_it(tmp_path):
     (lambda d: (d / "progress.json").unlink(), r"progress\.json: missing"),
     (lambda d: (d / "progress.json").write_text('{"format": "unloc-tr'), r"progress\.json: unreadable"),
     (lambda d: (d / "state.pt").unlink(), r"state\.pt: missing"),
+    (lambda d: (d / "progress.json").rename(d / "state.json"), r"step-000000003: written by an earlier unloc \(format 1"),
 ])
 def test_damaged_checkpoint_files_are_named(tmp_path, damage, message):
     directory = _save(tmp_path, 3, make_toy(0))

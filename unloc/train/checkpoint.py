@@ -99,7 +99,7 @@ def save_checkpoint(root: str | Path, step: int, *, model_state: dict[str, torch
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:09d}"
+    final = root / f"step-{step:09d}"  # as `write_training_checkpoint` names it on every rank
     blobs = {MODEL_FILE: weights_bytes(model_state), STATE_FILE: _torch_bytes(state)}
     files = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in blobs.items()}
     meta = {"format": FORMAT, "step": step, **progress, "files": files}
@@ -178,6 +178,9 @@ def _read_progress(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_bytes())
     except FileNotFoundError as err:
+        if (path.parent / "state.json").is_file():
+            raise CorruptCheckpointError(f"{path.parent}: written by an earlier unloc (format 1), it cannot be "
+                                         "resumed") from err
         raise CorruptCheckpointError(f"{path}: missing") from err
     except (OSError, ValueError) as err:  # ValueError: JSON or UTF-8 decoding
         raise CorruptCheckpointError(f"{path}: unreadable ({err})") from err
@@ -205,8 +208,8 @@ def _checked_bytes(path: Path, recorded: Any) -> bytes:
 
 def write_training_checkpoint(root: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
                               config: dict[str, Any], pos: Position, steps_per_epoch: int, seed: int,
-                              keep: int) -> Path | None:
-    """Collective: every rank contributes its generator state, rank 0 writes; returns the directory on rank 0.
+                              keep: int) -> Path:
+    """Collective: every rank contributes its generator state, rank 0 writes; returns the directory (every rank).
 
     Args:
         root: the checkpoints directory.
@@ -219,7 +222,7 @@ def write_training_checkpoint(root: Path, *, model: nn.Module, optimizer: torch.
         keep: newest checkpoints to keep.
     """
     rng_states = all_gather_objects(capture_rng_state())
-    path = None
+    path = root / f"step-{pos.step:09d}"
     if is_main():
         progress = {"epoch": pos.epoch, "step_in_epoch": pos.step_in_epoch, "elapsed_sec": pos.elapsed_sec,
                     "steps_per_epoch": steps_per_epoch, "world_size": world_info().world_size, "config": config}

@@ -242,7 +242,7 @@ def fit(
         ckpt_io.remove_interrupted_writes(root, out_dir)
     if resume:
         pos, ckpt, rng_states = ckpt_io.resume_training(root, model=model, optimizer=optimizer, config=config,
-                                                steps_per_epoch=spe, require=resume is True)
+                                                        steps_per_epoch=spe, require=resume is True)
     elif info.rank == 0:
         for old in ckpt_io.list_checkpoints(root):
             remove_tree(old)
@@ -253,11 +253,11 @@ def fit(
     log = RunLog(out_dir, enabled=info.rank == 0, total_steps=cfg.epochs * spe, start_step=pos.step,
                  progress=progress)
 
-    def save() -> Path | None:
+    def save() -> Path:
         _check_weights(model, pos.step)
         pos.elapsed_sec = time.perf_counter() - t_start
         return ckpt_io.write_training_checkpoint(root, model=model, optimizer=optimizer, config=config, pos=pos,
-                                         steps_per_epoch=spe, seed=cfg.seed, keep=cfg.keep_checkpoints)
+                                                 steps_per_epoch=spe, seed=cfg.seed, keep=cfg.keep_checkpoints)
 
     if rng_states is not None:
         ckpt_io.restore_rank_rng(rng_states, ckpt)  # last, so that nothing between here and the first update draws
