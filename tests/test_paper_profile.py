@@ -44,7 +44,7 @@ def test_the_profile_data_root_moves_every_path():
     assert "{" not in yaml.safe_dump(merged)
 
 
-@pytest.mark.parametrize("stage", ["ablations.base", "pretrain.video", "mr.charades_l"])
+@pytest.mark.parametrize("stage", ["ablations.tal.default", "pretrain.video", "mr.charades_l"])
 def test_unlisted_stage_is_an_error(stage):
     with pytest.raises(ConfigError, match=f"maps no paper configuration to stage '{stage}'"):
         load_config(stage, PARAMS, profile="paper")

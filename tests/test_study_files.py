@@ -94,9 +94,9 @@ def test_each_ablation_differs_from_its_base_in_exactly_its_setting(task):
     from unloc.study.ablation import config_delta
 
     params = read_params(PARAMS)
-    base = load_config(f"ablations.{task}.base", PARAMS, profile="default")
+    base = load_config(f"ablations.{task}.default", PARAMS, profile="default")
     for name in params["ablations"][task]:
-        if name == "base":
+        if name == "default":
             continue
         cfg = load_config(f"ablations.{task}.{name}", PARAMS, profile="default")
         delta = config_delta(cfg, base)

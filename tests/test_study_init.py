@@ -37,7 +37,8 @@ def video_checkpoint(tmp_path_factory) -> Path:
 
 def _downstream_stages() -> list[str]:
     params = read_params(PARAMS)
-    stages = [f"{g}.{n}" for g in ("mr", "tal", "seg", "ablations") for n in params[g]]
+    stages = [f"{g}.{n}" for g in ("mr", "tal", "seg") for n in params[g]]
+    stages += [f"ablations.{t}.{n}" for t, names in params["ablations"].items() for n in names]
     return [s for s in stages if load_config(s, PARAMS).init.checkpoint]
 
 
@@ -53,7 +54,7 @@ def test_unpaired_text_tower_does_not_inherit_the_paired_weights(video_checkpoin
     from safetensors.torch import load_file
 
     saved = load_file(str(video_checkpoint))
-    cfg = _offline(load_config("ablations.text_unpaired", PARAMS))
+    cfg = _offline(load_config("ablations.tal.text_unpaired", PARAMS))
     cfg = dataclasses.replace(cfg, init=dataclasses.replace(cfg.init, checkpoint=str(video_checkpoint)))
     model, _ = build_run_model(cfg)
     text = {k: v for k, v in model.state_dict().items() if k.startswith("text_tower.")}

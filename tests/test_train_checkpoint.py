@@ -1,7 +1,9 @@
-"""Checkpoint files: no pickle, atomic under crashes, tied weights, state round trips, loading by name."""
+"""Checkpoint files: safetensors + torch state + JSON, atomic under crashes, digests, tied weights, loading by name."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import random
@@ -12,16 +14,13 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 from test_train_toys import NoisyRegression, make_toy, mse_step, toy_config
 from torch import nn
 
 from unloc.train import checkpoint as ckpt_mod
 from unloc.train import fit, latest_checkpoint, load_weights, read_weights, save_weights
-from unloc.train.checkpoint import load_checkpoint_state, save_checkpoint
+from unloc.train.checkpoint import CorruptCheckpointError, read_checkpoint, save_checkpoint
 from unloc.train.seed import capture_rng_state, restore_rng_state
-from unloc.train.state_io import flatten_state, unflatten_state
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -37,23 +36,32 @@ def _train_one_epoch(tmp_path: Path):
     return model, hist
 
 
-def test_checkpoint_is_safetensors_plus_json(tmp_path):
+def _save(root, step, model, state=None, **kw):
+    return save_checkpoint(root, step, model_state=model.state_dict(), state=state or {"s": step},
+                           progress={"epoch": 0, "step_in_epoch": step, "elapsed_sec": 0.0, "steps_per_epoch": 9,
+                                     "config": {}}, **kw)
+
+
+def test_checkpoint_is_safetensors_torch_state_and_json(tmp_path):
     model, hist = _train_one_epoch(tmp_path)
     files = sorted(p.name for p in hist.checkpoint.iterdir())
-    assert files == ["model.safetensors", "state.json", "state.safetensors"]
-    assert _is_safetensors(hist.checkpoint / "model.safetensors") and _is_safetensors(hist.checkpoint / "state.safetensors")
-    meta = json.loads((hist.checkpoint / "state.json").read_text())
-    assert meta["step"] == 5 and meta["state"]["epoch"] == 1 and meta["state"]["config"]["global_batch_size"] == 8
-    state = load_checkpoint_state(hist.checkpoint)
+    assert files == ["model.safetensors", "progress.json", "state.pt"]
+    assert _is_safetensors(hist.checkpoint / "model.safetensors")
+    meta = json.loads((hist.checkpoint / "progress.json").read_text())
+    assert (meta["step"], meta["epoch"], meta["step_in_epoch"], meta["steps_per_epoch"]) == (5, 1, 0, 5)
+    assert meta["config"]["train"]["global_batch_size"] == 8
+    assert meta["files"]["state.pt"]["bytes"] == (hist.checkpoint / "state.pt").stat().st_size
+    state = torch.load(hist.checkpoint / "state.pt", weights_only=True)  # tensors and plain containers only
     assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
     assert set(state["rng"][0]) == {"torch", "cuda", "numpy", "python"}
+    assert state["sampler"] == {"seed": 0, "epoch": 1, "start_step": 0}
     fresh = make_toy(1)
     report = load_weights(fresh, hist.checkpoint)
     assert not report.missing and not report.unexpected
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
 
 
-def test_optimizer_state_round_trip_continues_identically():
+def test_optimizer_state_round_trip_continues_identically(tmp_path):
     model = make_toy(0, dropout=0.0)
     opt = torch.optim.AdamW(model.parameters(), lr=0.01, betas=(0.8, 0.99))
     data = NoisyRegression(jitter=0.0)
@@ -62,12 +70,11 @@ def test_optimizer_state_round_trip_continues_identically():
         opt.zero_grad()
         mse_step(model, batch)["loss"].backward()
         opt.step()
-    tree, tensors = flatten_state({"optimizer": opt.state_dict(), "odd": {1: (2.5, float("nan")), "x": None}})
-    tree = json.loads(json.dumps(tree, allow_nan=False))
-    back = unflatten_state(tree, safetensors_load(safetensors_save(tensors)))  # through bytes, as a checkpoint does
+    state = {"optimizer": opt.state_dict(), "odd": {1: (2.5, float("nan")), "x": None}}
+    _, back, weights = read_checkpoint(_save(tmp_path, 2, model, state))  # through the files, as a resume does
     assert back["odd"][1][0] == 2.5 and np.isnan(back["odd"][1][1]) and back["odd"]["x"] is None
     twin = make_toy(0, dropout=0.0)
-    twin.load_state_dict(model.state_dict())
+    twin.load_state_dict(weights)
     twin_opt = torch.optim.AdamW(twin.parameters(), lr=0.01)
     twin_opt.load_state_dict(back["optimizer"])
     assert twin_opt.param_groups[0]["betas"] == (0.8, 0.99)
@@ -78,16 +85,31 @@ def test_optimizer_state_round_trip_continues_identically():
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
 
 
-def test_flatten_rejects_unstorable_objects():
-    with pytest.raises(TypeError, match="a/b"):
-        flatten_state({"a": {"b": object()}})
+def test_state_that_weights_only_cannot_read_is_refused_at_save(tmp_path):
+    with pytest.raises(TypeError, match="weights_only"):
+        _save(tmp_path, 1, make_toy(0), {"a": {"b": object()}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pickled_object_smuggled_into_the_state_is_not_unpickled(tmp_path):
+    """Even with a matching digest (an attacker can recompute it), state.pt is read with weights_only=True."""
+    directory = _save(tmp_path, 1, make_toy(0))
+    buffer = io.BytesIO()
+    torch.save({"s": 1, "payload": Path("/etc/passwd")}, buffer)  # any class outside the allowed types
+    data = buffer.getvalue()
+    (directory / "state.pt").write_bytes(data)
+    meta = json.loads((directory / "progress.json").read_text())
+    meta["files"]["state.pt"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (directory / "progress.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptCheckpointError, match=r"state\.pt: not a readable torch state"):
+        read_checkpoint(directory)
 
 
 def test_rng_state_round_trip():
-    state = capture_rng_state()
-    tree, tensors = flatten_state(state)
+    buffer = io.BytesIO()
+    torch.save(capture_rng_state(), buffer)
     first = (torch.rand(3), np.random.rand(3), random.random())
-    restore_rng_state(unflatten_state(json.loads(json.dumps(tree)), tensors))
+    restore_rng_state(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
     second = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1]) and first[2] == second[2]
 
@@ -123,33 +145,32 @@ def test_crash_during_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk died during rename")
 
-    monkeypatch.setattr(ckpt_mod.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk died"):
-        save_checkpoint(root, 99, model_state=model.state_dict(), state={"step": 99}, keep=5)
+        _save(root, 99, model, keep=5)
     monkeypatch.undo()
 
-    real_save = ckpt_mod.save_file
+    real_write = ckpt_mod.write_synced
 
-    def half_write(tensors, filename, metadata=None):
-        real_save(tensors, filename, metadata=metadata)
-        Path(filename).write_bytes(Path(filename).read_bytes()[:50])  # torn write
+    def half_write(path, data):
+        real_write(path, data[:50])  # torn write
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt_mod, "save_file", half_write)
+    monkeypatch.setattr(ckpt_mod, "write_synced", half_write)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(root, 100, model_state=model.state_dict(), state={"step": 100}, keep=5)
+        _save(root, 100, model, keep=5)
     monkeypatch.undo()
 
     assert [p.name for p in root.iterdir()] == [hist.checkpoint.name]  # no temporary or half-written directory
     assert latest_checkpoint(root) == hist.checkpoint
     assert {p.name: p.read_bytes() for p in hist.checkpoint.iterdir()} == good
-    assert load_checkpoint_state(hist.checkpoint)["step"] == 5
+    assert read_checkpoint(hist.checkpoint)[0]["step"] == 5
 
 
 def test_crash_while_exporting_weights_keeps_the_old_file(tmp_path, monkeypatch):
     path = save_weights(make_toy(0), tmp_path / "final.safetensors")
     old = path.read_bytes()
-    monkeypatch.setattr(ckpt_mod.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("crash")))
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("crash")))
     with pytest.raises(OSError):
         save_weights(make_toy(1), path)
     assert path.read_bytes() == old and os.listdir(tmp_path) == ["final.safetensors"]
@@ -162,10 +183,31 @@ def test_truncated_file_is_rejected_naming_it(tmp_path):
         read_weights(path)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "state.pt").write_bytes((d / "state.pt").read_bytes()[:-9]), r"state\.pt: \d+ bytes"),
+    (lambda d: _flip_last_byte(d / "model.safetensors"), r"model\.safetensors: \d+ bytes with sha256"),
+    (lambda d: (d / "progress.json").unlink(), r"progress\.json: missing"),
+    (lambda d: (d / "progress.json").write_text('{"format": "unloc-tr'), r"progress\.json: unreadable"),
+    (lambda d: (d / "state.pt").unlink(), r"state\.pt: missing"),
+    (lambda d: (d / "progress.json").rename(d / "state.json"), r"step-000000003: written by an earlier unloc \(format 1"),
+])
+def test_damaged_checkpoint_files_are_named(tmp_path, damage, message):
+    directory = _save(tmp_path, 3, make_toy(0))
+    damage(directory)
+    with pytest.raises(CorruptCheckpointError, match=message):
+        read_checkpoint(directory)
+
+
+def _flip_last_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF  # same size, a different weight: only the digest can tell
+    path.write_bytes(bytes(raw))
+
+
 def test_keep_prunes_old_checkpoints(tmp_path):
     model = make_toy(0)
     for step in (1, 2, 3):
-        save_checkpoint(tmp_path, step, model_state=model.state_dict(), state={"s": step}, keep=2)
+        _save(tmp_path, step, model, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000000002", "step-000000003"]
 
 

@@ -69,6 +69,37 @@ def test_bad_overrides_exit_2_naming_the_key_and_train_nothing(params, tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+def test_resume_errors_are_one_line_and_exit_2(params, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "--params", str(params), "--stage", "tal", "--out", str(out), "--no-progress"]
+    assert main([*base, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"unloc train: error: cannot resume: no checkpoint in {out / 'train' / 'checkpoints'} "
+                   "(--resume-or-start starts from scratch when there is none)\n")
+    assert main([*base, "--resume-or-start", "--set", "train.epochs=1"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert main([*base, "--resume", "--set", "train.epochs=1"]) == 0  # finished: nothing left to train
+    assert json.loads(capsys.readouterr().out)["mAP@0.5"] == trained["mAP@0.5"]
+    assert main([*base, "--resume", "--set", "train.epochs=1", "--set", "train.base_lr=0.02", "--set", "seed=3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("unloc train: error: cannot resume from ")
+    changes = err.split("the config changed: ")[1].rstrip("\n").split("; ")  # train.seed: the trainer's copy of seed
+    assert changes == ["seed: 0 -> 3", "train.base_lr: 0.01 -> 0.02", "train.seed: 0 -> 3"]
+    with pytest.raises(SystemExit) as done:
+        main([*base, "--resume", "--resume-or-start"])
+    assert done.value.code == 2
+
+
+def test_a_diverging_run_stops_with_one_line_naming_step_and_term(params, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--params", str(params), "--stage", "tal", "--out", str(out), "--no-progress",
+                 "--set", "train.optimizer=sgd", "--set", "train.base_lr=1e30"])  # the weights blow up in one step
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.match(r"unloc train: error: non-finite loss at step 2 \(micro-step 1/1\): loss term '\w+' is not "
+                    r"finite.*; the update was not applied; no checkpoint written yet$", err)
+
+
 def test_missing_stage_and_unknown_section_are_errors(params, capsys):
     assert main(["train", "--params", str(params)]) == 2
     assert "--params needs --stage" in capsys.readouterr().err

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from test_train_toys import NoisyRegression, make_toy, mse_step, toy_config
 
-from unloc.train import EpochShardSampler, TrainConfig, all_gather_with_grad, fit, is_main, launch, world_info
+from unloc.train import (
+    EpochShardSampler,
+    NonFiniteLossError,
+    ResumeError,
+    TrainConfig,
+    all_gather_with_grad,
+    fit,
+    is_main,
+    launch,
+    world_info,
+)
 from unloc.train.distributed import all_gather_objects
 from unloc.train.sampler import epoch_order
 
@@ -89,3 +102,18 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
 def test_config_world_size_must_divide_the_batch():
     with pytest.raises(ValueError, match="divisible"):
         TrainConfig(global_batch_size=6, world_size=4)
+
+
+def _refuse_to_resume(note: str) -> None:
+    raise ResumeError(f"cannot resume: {note}", "missing")
+
+
+def test_launch_raises_rank_0s_error_in_the_parent():
+    """So that `unloc train --world-size 2` turns a ResumeError or NonFiniteLossError into one line, as with one rank."""
+    with pytest.raises(ResumeError, match="^cannot resume: gone$") as err:
+        launch(_refuse_to_resume, 2, "gone")
+    assert err.value.reason == "missing" and "_refuse_to_resume" in str(err.value.__cause__)  # the rank's traceback
+    error = NonFiniteLossError("non-finite loss at step 3: loss=nan", step=3, components={"loss": float("nan")},
+                               checkpoint=Path("ckpt/step-000000002"))
+    back = pickle.loads(pickle.dumps(error))
+    assert str(back) == str(error) and (back.step, back.checkpoint) == (3, error.checkpoint)

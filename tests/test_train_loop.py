@@ -9,8 +9,9 @@ import pytest
 import torch
 from test_train_toys import NoisyRegression, make_toy, mse_step, toy_config
 
+from unloc.ops.losses import check_finite
 from unloc.train import NonFiniteLossError, fit, latest_checkpoint, load_weights, seed_everything
-from unloc.train import resume as resume_mod
+from unloc.train import checkpoint as ckpt_mod
 from unloc.train.runlog import read_jsonl
 
 
@@ -71,7 +72,7 @@ def test_resume_without_generator_restore_would_differ(tmp_path, monkeypatch):
     ref_model, _ = _run(tmp_path / "ref")
     with pytest.raises(Killed):
         _run(tmp_path / "run", kill_at=7)
-    monkeypatch.setattr(resume_mod, "restore_rng_state", lambda state: None)
+    monkeypatch.setattr(ckpt_mod, "restore_rng_state", lambda state: None)
     model, _ = _run(tmp_path / "run", resume=True)
     assert not _same_weights(model, ref_model)
 
@@ -105,6 +106,8 @@ def test_nan_stops_at_the_step_without_a_nan_checkpoint(tmp_path, bad_key):
         fit(model, nan_at_third, toy_config(tmp_path, checkpoint_every_steps=1), dataset=NoisyRegression(),
             progress=False)
     assert err.value.step == 3 and math.isnan(err.value.components[bad_key])
+    assert str(err.value).endswith(f"the update was not applied; last checkpoint: {tmp_path / 'checkpoints'}"
+                                   f"/step-000000002") and "\n" not in str(err.value)
     assert all(torch.isfinite(p).all() for p in model.parameters())  # the update was not applied
     last = latest_checkpoint(tmp_path / "checkpoints")
     assert last.name == "step-000000002"
@@ -112,6 +115,24 @@ def test_nan_stops_at_the_step_without_a_nan_checkpoint(tmp_path, bad_key):
     load_weights(fresh, last)
     assert _same_weights(fresh, model)  # the checkpoint holds the (finite) weights after step 2
     assert [r["step"] for r in read_jsonl(tmp_path / "history.jsonl")] == [1, 2]
+
+
+def test_a_loss_function_that_raises_on_nan_is_reported_with_the_step(tmp_path):
+    """unloc.ops.losses checks its own terms and raises FloatingPointError naming the term: the loop adds the step."""
+
+    def nan_features_at_fourth(model, batch, calls=[]):  # noqa: B006 (counts calls)
+        calls.append(1)
+        out = mse_step(model, batch)
+        terms = {"cls_loss": out["loss"] * (float("nan") if len(calls) == 4 else 1.0), "box_loss": out["abs_err"]}
+        check_finite(terms)
+        return {"loss": terms["cls_loss"] + terms["box_loss"]}
+
+    model = make_toy(0)
+    with pytest.raises(NonFiniteLossError, match=r"^non-finite loss at step 4 \(micro-step 1/1\): loss term "
+                       r"'cls_loss' is not finite\b[^;]*; the update was not applied; no checkpoint written yet$") as err:
+        fit(model, nan_features_at_fourth, toy_config(tmp_path), dataset=NoisyRegression(), progress=False)
+    assert err.value.step == 4 and isinstance(err.value.__cause__, FloatingPointError)
+    assert [r["step"] for r in read_jsonl(tmp_path / "history.jsonl")] == [1, 2, 3]
 
 
 def test_non_finite_gradient_stops_too(tmp_path):

@@ -30,6 +30,7 @@ import yaml
 from unloc.config import ExperimentConfig, load_config, replace
 from unloc.config.paper import PAPER_CONFIGS, load_paper_config, nest_dotted
 from unloc.config.strict import ConfigError
+from unloc.train import NonFiniteLossError, ResumeError
 from unloc.train.distributed import is_main, under_torchrun
 
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # YAML 1.1 reads '1e-3' as a string
@@ -92,7 +93,8 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`unloc train`: exit status 0 after a finished run, 2 for a bad configuration."""
+    """`unloc train`: exit status 0 after a finished run, 2 for a bad configuration, a run that cannot resume or a
+    non-finite loss (one line on stderr)."""
     try:
         cfg = resolve(args)
     except (ConfigError, ValueError) as err:  # ValueError: a dataclass rejected a value (e.g. batch vs ranks)
@@ -104,7 +106,14 @@ def run(args: argparse.Namespace) -> int:
     from unloc.run.experiment import run_experiment  # lazy: the model and data stacks are heavy
 
     out = Path(args.out) if args.out else Path("runs") / cfg.name
-    result = run_experiment(cfg, out, resume=args.resume, progress=not args.no_progress)
+    resume = "or_start" if args.resume_or_start else args.resume
+    try:
+        result = run_experiment(cfg, out, resume=resume, progress=not args.no_progress)
+    except (ResumeError, NonFiniteLossError) as err:
+        missing = isinstance(err, ResumeError) and err.reason == "missing"
+        hint = " (--resume-or-start starts from scratch when there is none)" if missing else ""
+        print(f"unloc train: error: {err}{hint}", file=sys.stderr)
+        return 2
     if is_main():
         print(f"run directory: {out}", file=sys.stderr)
         print(json.dumps(_finite(result.metrics), indent=2, sort_keys=True))
@@ -121,7 +130,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="profile of --params applied last (default: the file's `profile:`)")
     parser.add_argument("--paper-root", help="directory of the datasets of --paper (default data/paper)")
     parser.add_argument("--out", help="run directory (default runs/<stage name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true",
+                        help="continue from the newest readable checkpoint in --out (an error when there is none)")
+    resume.add_argument("--resume-or-start", action="store_true",
+                        help="continue from the newest checkpoint in --out, or start from scratch when there is none")
     parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override one config value (YAML), e.g. --set train.epochs=3; repeatable")
     parser.add_argument("--world-size", type=int, help="processes (GPUs) on this machine; under torchrun its own")

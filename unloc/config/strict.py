@@ -1,24 +1,26 @@
 """Strict conversion between nested mappings (params.yaml) and frozen config dataclasses.
 
 Dataclasses are the schema and the defaults; params.yaml holds only deltas. Conversion is strict: an unknown key raises a
-`ConfigError` naming the dotted path and the closest valid field, and a value of the wrong kind is refused instead of
-being coerced silently. Sections compose by a `base:` chain (a dotted name of another section), merged depth-first.
+`ConfigError` naming the dotted path and the closest valid field, and a value of the wrong kind (or a NaN or infinite
+number) is refused instead of being coerced silently. Sections compose by a `base:` chain (a dotted name of another
+section), merged depth-first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from unloc.schema import ConfigError, check_literals  # noqa: F401  (re-exported)
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """A configuration value or key that does not fit the schema."""
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
@@ -147,6 +149,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"'{where}' must be a number, got {value!r} (write 3.0e-4, not 3e-4, in YAML)")
+        if not math.isfinite(value):
+            raise ConfigError(f"'{where}' must be a finite number, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):

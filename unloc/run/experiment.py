@@ -26,7 +26,7 @@ import yaml
 from torch import nn
 
 from unloc.config import ExperimentConfig, save_config
-from unloc.config.strict import from_dict
+from unloc.config.strict import from_dict, to_dict
 from unloc.data.stage_features import check_cached_tower, ensure_stage_features
 from unloc.data.task_build import build_task_dataset
 from unloc.data.task_loader import eval_batches, train_batches
@@ -117,7 +117,8 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
                       eval_class_names=eval_ds.class_names if cfg.data.class_split else None)
     train_cfg = replace(cfg.train, out_dir=str(out / "train"), seed=cfg.seed)
     start = time.perf_counter()
-    fit(model, task.step, train_cfg, batches=train_batches(train_ds, train_cfg), resume=resume, progress=progress)
+    fit(model, task.step, train_cfg, batches=train_batches(train_ds, train_cfg), resume=resume, progress=progress,
+        run_config=to_dict(cfg))
     train_seconds = time.perf_counter() - start
     if not is_main():
         return {}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from unloc.train.checkpoint import atomic_write
+from unloc.train.atomic import atomic_write
 
 METRICS_FILE = "metrics.json"
 # the task of a stage is told by a key only its evaluator writes; its two headline metrics (percent, higher is better)

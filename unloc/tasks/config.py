@@ -3,8 +3,8 @@
 Defaults are the official Scenic/JAX values (reference/unloc-official.md §2-§3): FCOS-style assignment with centre
 radius 3 and the ActivityNet regression ranges, 10 x sigmoid focal (alpha 0.25, gamma 2) + 1 - IoU, Gaussian Soft-NMS
 with sigma 0.3 in TensorFlow's convention, score threshold 0.001 and 100 detections per video (or per caption).
-An open upper end of the last regression range is written `null` in YAML (`.inf` also works); `ranges` turns it
-into `float('inf')` for `ops.assign.assign_targets`.
+An open upper end of the last regression range is written `null` in YAML (the config loader refuses `.inf`, as
+every non-finite number); `ranges` turns it into `float('inf')` for `ops.assign.assign_targets`.
 """
 
 from __future__ import annotations

@@ -1,109 +1,97 @@
-"""Checkpoints without pickle, written atomically; loading weights by name with clear errors or a partial report.
+"""Training checkpoints: weights in safetensors, the rest through `torch.save`, progress and config in JSON; atomic.
 
-A checkpoint is a directory `step-000000123/` holding `model.safetensors` (the weights), `state.safetensors` (every
-tensor of the optimizer and generator states) and `state.json` (step, epoch, config and the structure around those
-tensors, see `unloc.train.state_io`). It is written into a hidden temporary directory whose files are fsync'ed, then
-renamed into place in one `os.replace`: a crash at any point leaves either the complete new directory or none, and
-the previous checkpoints untouched. Tied weights are stored once with an alias map in the safetensors metadata
-(safetensors refuses shared memory). The official code loads earlier checkpoints by parameter name and raises on shape
-mismatches (reference/unloc-official.md section 4); `load_weights` does the same, optionally ignoring some prefixes.
+A checkpoint is a directory `step-000000123/` holding
+    model.safetensors  the unwrapped model's weights (`unloc.train.weights`);
+    state.pt           the optimizer state, every rank's generator states and the sampler position, written with
+                       `torch.save` and read with `torch.load(weights_only=True)` (tensors and plain containers only);
+    progress.json      the position (step, epoch, step in epoch, wall time), steps per epoch, world size, the resolved
+                       config, and the size and sha256 of the two other files.
+The LR schedule needs no state (a function of the step), nor does the data order (a function of (seed, epoch) and the
+position, `unloc.train.sampler`): restoring the rest makes a resumed CPU run bit-identical to an uninterrupted one.
+
+The files are written into a hidden temporary directory, fsync'ed, and the directory is renamed into place: a kill at
+any point leaves the complete new checkpoint or none, and the previous ones untouched; the next run removes what a
+killed writer left (`remove_interrupted_writes`). Resuming reads the newest checkpoint; if its files do not match their
+recorded sizes and digests it is corrupt, and the previous complete one is used instead (one warning line each).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import logging
 import os
+import pickle
 import re
 import shutil
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from unloc.train.state_io import dedup_shared, expand_aliases, flatten_state, unflatten_state
+from unloc.train.atomic import fsync, remove_stale_temporaries, remove_tree, temporary_path, write_synced
+from unloc.train.config import config_changes
+from unloc.train.distributed import all_gather_objects, barrier, is_main, world_info
+from unloc.train.seed import capture_rng_state, restore_rng_state
+from unloc.train.weights import MODEL_FILE, load_tensors, read_weights, weights_bytes
 
-MODEL_FILE, STATE_FILE, META_FILE = "model.safetensors", "state.safetensors", "state.json"
-FORMAT = "unloc-train-checkpoint/1"
+STATE_FILE, PROGRESS_FILE = "state.pt", "progress.json"
+FORMAT = "unloc-train-checkpoint/2"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
+log = logging.getLogger("unloc.train")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+class CorruptCheckpointError(ValueError):
+    """A checkpoint directory whose files are missing, truncated or altered; the message names the file."""
+
+
+class ResumeError(ValueError):
+    """Training cannot resume; `reason` is 'missing' (no checkpoint), 'corrupt' (none readable), 'config' or 'data'."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple:  # so that it crosses process boundaries (`launch`) intact
+        return type(self), (str(self), self.reason)
+
+
+@dataclass
+class Position:
+    """Where training stands: completed updates overall and in `epoch`, and wall time spent so far."""
+
+    step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    elapsed_sec: float = 0.0
+
+
+def _torch_bytes(state: Any) -> bytes:
+    """`torch.save` of `state`, refused (TypeError) unless `torch.load(weights_only=True)` reads it back."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write one file so that `path` is either its old content or the complete new one, never half of it.
-
-    Args:
-        path: the destination.
-        write: writes the content to the temporary path it is given.
-
-    Returns:
-        `path`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        write(tmp)
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _write_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    unique, aliases = dedup_shared(tensors)
-    save_file(unique, str(path), metadata={"format": "pt", "unloc.aliases": json.dumps(aliases)})
-
-
-def save_weights(model_or_state: nn.Module | dict[str, torch.Tensor], path: str | Path) -> Path:
-    """Write a model's weights (its `state_dict`) to one safetensors file, atomically; tied tensors stored once."""
-    tensors = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
-    return atomic_write(path, lambda tmp: _write_weights(tensors, tmp))
-
-
-def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of a weights file (or of a checkpoint directory's model file), aliases restored, on the CPU."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
-    tensors, metadata = _read_safetensors(path)
-    return expand_aliases(tensors, json.loads(metadata.get("unloc.aliases", "{}")))
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            names = f.keys()  # a safetensors handle, not a dict
-            return {k: f.get_tensor(k) for k in names}, (f.metadata() or {})
-    except Exception as err:  # safetensors raises its own error types for truncated or foreign files
-        raise ValueError(f"{path} is not a readable safetensors file: {err}") from err
+        torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise TypeError(f"the training state holds a type that torch.load(weights_only=True) refuses: {err}") from err
+    return data
 
 
 def save_checkpoint(root: str | Path, step: int, *, model_state: dict[str, torch.Tensor], state: dict[str, Any],
-                    keep: int = 2) -> Path:
+                    progress: dict[str, Any], keep: int = 2) -> Path:
     """Write `root/step-<step>/` atomically and prune all but the newest `keep` checkpoints.
 
     Args:
         root: the checkpoints directory.
         step: completed updates (names the directory).
         model_state: the unwrapped model's `state_dict`.
-        state: JSON-able nest with tensors (optimizer state, generator states, counters, config).
+        state: tensors and plain containers (optimizer and generator states), for `torch.save`.
+        progress: JSON-able position and config.
         keep: newest checkpoints to keep (>= 1).
 
     Returns:
@@ -111,124 +99,194 @@ def save_checkpoint(root: str | Path, step: int, *, model_state: dict[str, torch
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:09d}"
-    tmp = root / f".tmp-{final.name}-{uuid.uuid4().hex}"
-    tree, tensors = flatten_state(state)
+    final = root / f"step-{step:09d}"  # as `write_training_checkpoint` names it on every rank
+    blobs = {MODEL_FILE: weights_bytes(model_state), STATE_FILE: _torch_bytes(state)}
+    files = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in blobs.items()}
+    meta = {"format": FORMAT, "step": step, **progress, "files": files}
+    blobs[PROGRESS_FILE] = json.dumps(meta, allow_nan=False, indent=1).encode()
+    tmp = temporary_path(final)
     try:
         tmp.mkdir()
-        _write_weights(model_state, tmp / MODEL_FILE)
-        save_file(tensors, str(tmp / STATE_FILE), metadata={"format": "pt"})
-        meta = {"format": FORMAT, "step": step, "state": tree}
-        (tmp / META_FILE).write_text(json.dumps(meta, allow_nan=False, indent=1))
-        for name in (MODEL_FILE, STATE_FILE, META_FILE):
-            _fsync(tmp / name)
-        _fsync(tmp)
+        for name, data in blobs.items():
+            write_synced(tmp / name, data)
+        fsync(tmp)
         if final.exists():
-            remove_checkpoint(final)
+            remove_tree(final)
         os.replace(tmp, final)  # the commit: a directory rename is atomic
-        _fsync(root)
+        fsync(root)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     for old in list_checkpoints(root)[:-keep]:
-        remove_checkpoint(old)
+        remove_tree(old)
     return final
 
 
-def remove_checkpoint(directory: Path) -> None:
-    """Delete a checkpoint directory: renamed out of the way first, so no half-deleted one keeps a valid name."""
-    trash = directory.with_name(f".trash-{directory.name}-{uuid.uuid4().hex}")
-    os.replace(directory, trash)
-    shutil.rmtree(trash, ignore_errors=True)
-
-
 def list_checkpoints(root: str | Path) -> list[Path]:
-    """Complete checkpoint directories under `root`, oldest first."""
+    """Checkpoint directories under `root` (complete, unless damaged after the write), oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
-    return [p for _, p in sorted(found) if (p / META_FILE).is_file()]
+    return [p for _, p in sorted(found)]
 
 
 def latest_checkpoint(root: str | Path) -> Path | None:
-    """The newest complete checkpoint directory under `root`, or None."""
+    """The newest checkpoint directory under `root`, or None."""
     found = list_checkpoints(root)
     return found[-1] if found else None
 
 
-def load_checkpoint_state(directory: str | Path) -> dict[str, Any]:
-    """The training state (`state` given to `save_checkpoint`) of a checkpoint directory."""
-    directory = Path(directory)
-    meta_path = directory / META_FILE
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{meta_path}: not a readable checkpoint state: {err}") from err
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-    tensors, _ = _read_safetensors(directory / STATE_FILE)
-    return unflatten_state(meta["state"], tensors)
+def remove_interrupted_writes(*directories: str | Path) -> int:
+    """Delete what killed checkpoint (or history) writers left in `directories`; logs and returns the count."""
+    removed: list[Path] = []
+    for directory in directories:
+        gone, kept = remove_stale_temporaries(directory)
+        removed += gone
+        if kept:
+            log.warning("left %d temporary file(s) in %s that a running process may still write: %s", len(kept),
+                        directory, ", ".join(p.name for p in kept))
+    if removed:
+        log.warning("removed %d temporary file(s) left by an interrupted write: %s", len(removed),
+                    ", ".join(str(p) for p in removed))
+    return len(removed)
 
 
-@dataclass
-class LoadReport:
-    """What `load_weights` did: names loaded, and those left out of either side."""
-
-    path: str
-    loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # in the model, not in the file
-    unexpected: list[str] = field(default_factory=list)  # in the file, not in the model
-    ignored: list[str] = field(default_factory=list)  # matched an ignore prefix (either side)
-
-    def summary(self) -> str:
-        """One line per category, with up to 8 names each."""
-        lines = [f"{self.path}: loaded {len(self.loaded)} tensors"]
-        for label, names in (("missing", self.missing), ("unexpected", self.unexpected), ("ignored", self.ignored)):
-            if names:
-                lines.append(f"  {label} ({len(names)}): {_head(names)}")
-        return "\n".join(lines)
-
-
-def _head(names: Sequence[str], n: int = 8) -> str:
-    return ", ".join(names[:n]) + (f", ... (+{len(names) - n})" if len(names) > n else "")
-
-
-def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True,
-                 ignore_prefixes: Sequence[str] = ()) -> LoadReport:
-    """Load weights by name into `model` from a safetensors file or a checkpoint directory.
-
-    Args:
-        model: the (unwrapped) model to fill.
-        path: a `.safetensors` weights file or a checkpoint directory.
-        strict: True: every model tensor must be in the file and every file tensor in the model. False (partial
-            loading, e.g. a task model from a pretraining checkpoint): load the names both share, report the rest.
-        ignore_prefixes: names starting with any of these (e.g. "heads") are skipped on both sides, also when strict.
-
-    Returns:
-        The `LoadReport`.
+def read_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """(progress, state, weights) of a checkpoint directory, every file checked against its recorded size and digest.
 
     Raises:
-        ValueError: naming the file and the offending keys when shapes differ (always) or, when strict, when keys are
-            missing or unexpected.
+        CorruptCheckpointError: naming the first file that is missing, damaged or not of this format.
     """
-    file_tensors = read_weights(path)
-    own = model.state_dict()
-    skip = tuple(ignore_prefixes)
-    report = LoadReport(path=str(path))
-    report.ignored = sorted(k for k in set(own) | set(file_tensors) if k.startswith(skip)) if skip else []
-    ignored = set(report.ignored)
-    report.missing = sorted(k for k in own if k not in file_tensors and k not in ignored)
-    report.unexpected = sorted(k for k in file_tensors if k not in own and k not in ignored)
-    shared = [k for k in own if k in file_tensors and k not in ignored]
-    mismatched = [f"{k}: file {tuple(file_tensors[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in shared if file_tensors[k].shape != own[k].shape]
-    problems = [f"shape mismatch ({len(mismatched)}): {_head(mismatched)}"] if mismatched else []
-    if strict:
-        problems += [f"{label} ({len(v)}): {_head(v)}" for label, v in
-                     (("missing from the file", report.missing), ("unexpected in the file", report.unexpected)) if v]
-    if problems:
-        raise ValueError(f"cannot load weights from {path} into {type(model).__name__}:\n  " + "\n  ".join(problems))
-    model.load_state_dict({k: file_tensors[k] for k in shared}, strict=False)
-    report.loaded = shared
-    return report
+    directory = Path(directory)
+    meta = _read_progress(directory / PROGRESS_FILE)
+    data = {name: _checked_bytes(directory / name, meta["files"].get(name)) for name in (MODEL_FILE, STATE_FILE)}
+    try:
+        state = torch.load(io.BytesIO(data[STATE_FILE]), map_location="cpu", weights_only=True)
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
+        raise CorruptCheckpointError(f"{directory / STATE_FILE}: not a readable torch state ({err})") from err
+    try:
+        weights = read_weights(directory / MODEL_FILE)
+    except ValueError as err:
+        raise CorruptCheckpointError(str(err)) from err
+    return meta, state, weights
+
+
+_PROGRESS_KEYS = ("step", "epoch", "step_in_epoch", "elapsed_sec", "steps_per_epoch", "config", "files")
+
+
+def _read_progress(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_bytes())
+    except FileNotFoundError as err:
+        if (path.parent / "state.json").is_file():
+            raise CorruptCheckpointError(f"{path.parent}: written by an earlier unloc (format 1), it cannot be "
+                                         "resumed") from err
+        raise CorruptCheckpointError(f"{path}: missing") from err
+    except (OSError, ValueError) as err:  # ValueError: JSON or UTF-8 decoding
+        raise CorruptCheckpointError(f"{path}: unreadable ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CorruptCheckpointError(f"{path}: format {found!r}, expected {FORMAT!r}")
+    absent = [k for k in _PROGRESS_KEYS if k not in meta]
+    if absent or not isinstance(meta["files"], dict):
+        raise CorruptCheckpointError(f"{path}: incomplete (no {absent or 'files'})")
+    return meta
+
+
+def _checked_bytes(path: Path, recorded: Any) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CorruptCheckpointError(f"{path}: {'missing' if isinstance(err, FileNotFoundError) else err}") from err
+    digest = hashlib.sha256(data).hexdigest()
+    if not isinstance(recorded, dict) or (len(data), digest) != (recorded.get("bytes"), recorded.get("sha256")):
+        want = f"{recorded.get('bytes')} bytes" if isinstance(recorded, dict) else "no record"
+        raise CorruptCheckpointError(f"{path}: {len(data)} bytes with sha256 {digest[:12]}..., but it was written "
+                                     f"with {want} and another digest")
+    return data
+
+
+def write_training_checkpoint(root: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                              config: dict[str, Any], pos: Position, steps_per_epoch: int, seed: int,
+                              keep: int) -> Path:
+    """Collective: every rank contributes its generator state, rank 0 writes; returns the directory (every rank).
+
+    Args:
+        root: the checkpoints directory.
+        model: the unwrapped model.
+        optimizer: its optimizer.
+        config: the run's resolved config (nested, JSON-able), compared on resume.
+        pos: the position after the last completed update.
+        steps_per_epoch: updates per epoch (compared on resume).
+        seed: the data-order seed (stored with the sampler position).
+        keep: newest checkpoints to keep.
+    """
+    rng_states = all_gather_objects(capture_rng_state())
+    path = root / f"step-{pos.step:09d}"
+    if is_main():
+        progress = {"epoch": pos.epoch, "step_in_epoch": pos.step_in_epoch, "elapsed_sec": pos.elapsed_sec,
+                    "steps_per_epoch": steps_per_epoch, "world_size": world_info().world_size, "config": config}
+        state = {"optimizer": optimizer.state_dict(), "rng": rng_states,
+                 "sampler": {"seed": seed, "epoch": pos.epoch, "start_step": pos.step_in_epoch}}
+        path = save_checkpoint(root, pos.step, model_state=model.state_dict(), state=state, progress=progress,
+                               keep=keep)
+    barrier()
+    return path
+
+
+def resume_training(root: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, config: dict[str, Any],
+                    steps_per_epoch: int, require: bool = True) -> tuple[Position, Path | None, list[dict] | None]:
+    """Load the newest readable checkpoint under `root` into model and optimizer.
+
+    A corrupt checkpoint is skipped for the previous one, with one warning line naming its damaged file. Generator
+    states are not restored here (see `restore_rank_rng`): the caller does that last, right before the first update,
+    so that nothing in between draws from them.
+
+    Args:
+        require: True: no checkpoint is an error; False: start from position 0 then (and say so).
+
+    Returns:
+        (position, checkpoint directory, every rank's generator states); (Position(), None, None) without one.
+
+    Raises:
+        ResumeError: no checkpoint (when `require`), none readable, the config changed in a key outside
+            `unloc.train.config.RESUMABLE_CHANGES` (all listed), or the number of steps per epoch (the dataset) changed.
+    """
+    corrupt: list[CorruptCheckpointError] = []
+    for directory in reversed(list_checkpoints(root)):
+        try:
+            meta, state, weights = read_checkpoint(directory)
+        except CorruptCheckpointError as err:
+            corrupt.append(err)
+            continue
+        changes = config_changes(meta["config"], config)
+        if changes:
+            raise ResumeError(f"cannot resume from {directory}: the config changed: " + "; ".join(changes), "config")
+        if meta["steps_per_epoch"] != steps_per_epoch:
+            raise ResumeError(f"cannot resume from {directory}: {meta['steps_per_epoch']} steps per epoch then, "
+                              f"{steps_per_epoch} now (did the training set change?)", "data")
+        load_tensors(model, weights, str(directory / MODEL_FILE), strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        if is_main():
+            for err in corrupt:
+                log.warning("corrupt checkpoint, skipped: %s; resuming from %s instead", err, directory)
+        pos = Position(step=meta["step"], epoch=meta["epoch"], step_in_epoch=meta["step_in_epoch"],
+                       elapsed_sec=meta["elapsed_sec"])
+        return pos, directory, state["rng"]
+    if corrupt:
+        raise ResumeError(f"cannot resume: every checkpoint in {root} is corrupt: "
+                          + "; ".join(str(err) for err in corrupt), "corrupt")
+    if require:
+        raise ResumeError(f"cannot resume: no checkpoint in {root}", "missing")
+    if is_main():
+        log.warning("no checkpoint in %s: training starts from scratch", root)
+    return Position(), None, None
+
+
+def restore_rank_rng(states: list[dict], checkpoint: Path) -> None:
+    """Put this rank's generators back as they were in `states` (from `resume_training`), read from `checkpoint`."""
+    rank = world_info().rank
+    if len(states) != world_info().world_size:
+        warnings.warn(f"{checkpoint} was written by {len(states)} ranks, now {world_info().world_size}: rank {rank} "
+                      f"takes the generator state of rank {rank % len(states)}; the run is no longer bit-identical")
+    restore_rng_state(states[rank % len(states)])

@@ -9,12 +9,18 @@ here from QVHighlights-B and changed per stage in params.yaml.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("constant", "cosine", "step")
-PRECISIONS = ("fp32", "bf16")
+from unloc.schema import check_literals
+
+# dotted config keys a resumed run may change: they alter neither the data order nor the update rule of the steps
+# already done; so may any `num_workers` (loader processes), see `config_changes`
+RESUMABLE_CHANGES = frozenset({f"train.{k}" for k in (
+    "epochs", "out_dir", "checkpoint_every_epochs", "checkpoint_every_steps", "keep_checkpoints", "world_size")})
 
 
 def _official_lr_multipliers() -> dict[str, float]:
@@ -34,17 +40,16 @@ class TrainConfig:
     epochs: int = 30  # official: 30 for QVH/Charades, 20 ANet-B, 40 ANet-Cap-L, 55 COIN
     global_batch_size: int = 64  # official, every config; steps per epoch = train size // 64 (last partial dropped)
     base_lr: float = 0.01  # official, every config
-    optimizer: str = "sgd"  # official: SGD; 'adamw' is an option for the mini-world
+    optimizer: Literal["sgd", "adamw"] = "sgd"  # official: SGD; 'adamw' is an option for the mini-world
     momentum: float = 0.9  # official SGD momentum (AdamW: beta1)
     weight_decay: float = 0.0  # official: 0 (applied to parameters with ndim >= 2 only)
     lr_multipliers: dict[str, float] = field(default_factory=_official_lr_multipliers)  # name prefix -> x base_lr
     warmup_epochs: float = 2.5  # official: 2.5 (QVH, ANet-B), 5 (Charades, L models); linear from 0
-    schedule: str = "cosine"  # official: cosine (QVH), constant (Charades), step (ANet TAL-B, COIN)
+    schedule: Literal["constant", "cosine", "step"] = "cosine"  # official: cosine (QVH), constant (Charades), step (ANet TAL-B, COIN)
     step_epochs: tuple[float, ...] = ()  # schedule 'step': epochs at which lr *= step_gamma (ANet TAL-B: (18,))
     step_gamma: float = 0.1  # official decay factor of every piecewise schedule
     clip_grad_norm: float = 1.0  # official global-norm clipping; 0 disables it
-    precision: str = "fp32"  # official float32; 'bf16' = autocast on CUDA (on CPU only when fit is asked to)
-    grad_checkpointing: bool = False  # carried for the caller that builds the model; the trainer does not read it
+    precision: Literal["fp32", "bf16"] = "fp32"  # official float32; 'bf16' = autocast on CUDA (on CPU only when fit is asked to)
     grad_accum_steps: int = 1  # micro-steps per update; the global batch stays global_batch_size
     seed: int = 0  # official; data order is a function of (seed, epoch)
     num_workers: int = 0  # DataLoader workers per rank
@@ -55,9 +60,7 @@ class TrainConfig:
     world_size: int = 1  # processes (GPUs); the global batch is split evenly among them
 
     def __post_init__(self) -> None:
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("precision", self.precision, PRECISIONS)
+        check_literals(self)
         for name in ("epochs", "global_batch_size", "grad_accum_steps", "world_size", "keep_checkpoints"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
@@ -65,8 +68,8 @@ class TrainConfig:
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("base_lr", "weight_decay", "warmup_epochs", "clip_grad_norm", "momentum", "step_gamma"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+            if not 0 <= float(getattr(self, name)) < math.inf:
+                raise ValueError(f"TrainConfig.{name} must be finite and >= 0, got {getattr(self, name)!r}")
         shards = self.world_size * self.grad_accum_steps
         if self.global_batch_size % shards:
             raise ValueError(
@@ -74,12 +77,12 @@ class TrainConfig:
                 f"grad_accum_steps = {self.world_size} x {self.grad_accum_steps}"
             )
         steps = tuple(float(e) for e in self.step_epochs)
-        if list(steps) != sorted(steps) or any(e < 0 for e in steps):
-            raise ValueError(f"TrainConfig.step_epochs must be non-negative and ascending, got {self.step_epochs!r}")
+        if list(steps) != sorted(steps) or not all(0 <= e < math.inf for e in steps):
+            raise ValueError(f"TrainConfig.step_epochs must be finite, >= 0 and ascending, got {self.step_epochs!r}")
         object.__setattr__(self, "step_epochs", steps)
         mults = dict(self.lr_multipliers)
         for prefix, mult in mults.items():
-            if not isinstance(prefix, str) or not prefix or float(mult) < 0:
+            if not isinstance(prefix, str) or not prefix or not 0 <= float(mult) < math.inf:
                 raise ValueError(f"TrainConfig.lr_multipliers: bad entry {prefix!r}: {mult!r}")
         object.__setattr__(self, "lr_multipliers", {p: float(m) for p, m in mults.items()})
 
@@ -95,6 +98,30 @@ class TrainConfig:
         return out
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"TrainConfig.{name} must be one of {choices}, got {value!r}")
+
+def config_changes(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """'dotted.key: old -> new' for each key of two nested configs that differs and may not change on resume.
+
+    Args:
+        saved: the config stored with a checkpoint (as read back from JSON).
+        now: the config of the run that resumes; keys in `RESUMABLE_CHANGES` and any `num_workers` may differ.
+    """
+    old, new = _dotted(saved), _dotted(json.loads(json.dumps(now)))  # tuples -> lists, as stored
+    absent = object()
+    keys = sorted(k for k in old.keys() | new.keys() if k not in RESUMABLE_CHANGES
+                  and k.rsplit(".", 1)[-1] != "num_workers" and old.get(k, absent) != new.get(k, absent))
+    return [f"{k}: {_show(old, k)} -> {_show(new, k)}" for k in keys]
+
+
+def _show(values: dict[str, Any], key: str) -> str:
+    return repr(values[key]) if key in values else "(absent)"
+
+
+def _dotted(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -9,6 +9,7 @@ not already under torchrun, so a notebook or the CLI can train on several proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import socket
@@ -185,7 +186,13 @@ def _spawned_rank(local_rank, fn, args, world_size, port, backend, results) -> N
         result = fn(*args)
         if local_rank == 0:
             # plain pickle copies tensors; torch's queue would share their memory, which dies with this process
-            results.put(pickle.dumps(result))
+            results.put(pickle.dumps(("result", result)))
+    except Exception as err:
+        if local_rank == 0:  # passed to the parent, which raises it again (e.g. a ResumeError for the CLI)
+            # an unpicklable one is left out: the failed process's traceback then tells the story
+            with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+                results.put(pickle.dumps(("error", err)))
+        raise
     finally:
         dist.destroy_process_group()
 
@@ -206,6 +213,9 @@ def launch(fn: Callable[..., Any], world_size: int, *args: Any, backend: str | N
 
     Returns:
         What `fn` returned on rank 0 (passed back by pickling, so keep it small: e.g. a state dict on the CPU).
+
+    Raises:
+        The exception rank 0 raised, if it can be pickled (chained to torch's report of the failed process).
     """
     if under_torchrun():
         env_world = int(os.environ["WORLD_SIZE"])
@@ -225,12 +235,20 @@ def launch(fn: Callable[..., Any], world_size: int, *args: Any, backend: str | N
         _spawned_rank, args=(fn, args, world_size, _free_port(), backend, results), nprocs=world_size,
         join=False, start_method="spawn",
     )
-    result, received = None, False
-    while True:  # drain while waiting: a large result would otherwise block rank 0 on a full pipe
-        if not received and not results.empty():
-            result, received = results.get(), True
-        if procs.join(timeout=0.05):
-            break
-    if not received and not results.empty():
-        result, received = results.get(), True
-    return pickle.loads(result) if received else None
+    payload = None
+    try:
+        while True:  # drain while waiting: a large result would otherwise block rank 0 on a full pipe
+            if payload is None and not results.empty():
+                payload = results.get()
+            if procs.join(timeout=0.05):
+                break
+    except mp.ProcessRaisedException as failure:
+        if payload is None and not results.empty():
+            payload = results.get()
+        kind, value = pickle.loads(payload) if payload is not None else (None, None)
+        if kind == "error":
+            raise value from failure
+        raise
+    if payload is None and not results.empty():
+        payload = results.get()
+    return pickle.loads(payload)[1] if payload is not None else None

@@ -4,7 +4,8 @@ The task supplies `step_fn(model, batch) -> {"loss": scalar, ...}`; the loop doe
 official code does (reference/unloc-official.md section 4): gradients averaged over the global batch (ranks and
 accumulation micro-steps), global-norm clipping, SGD (or AdamW) with the scheduled, per-module learning rate. It stops
 with `NonFiniteLossError` before a non-finite loss or gradient can touch the weights, and writes a checkpoint every
-`checkpoint_every_epochs` epochs (optionally every `checkpoint_every_steps` updates) and at the end.
+`checkpoint_every_epochs` epochs (optionally every `checkpoint_every_steps` updates) and at the end (see
+`unloc.train.checkpoint` for their format and how a run resumes).
 """
 
 from __future__ import annotations
@@ -16,35 +17,52 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from unloc.train import checkpoint as ckpt_io
+from unloc.train.atomic import remove_tree
 from unloc.train.batches import StepSource, move_to_device
-from unloc.train.checkpoint import list_checkpoints, remove_checkpoint
 from unloc.train.config import TrainConfig
 from unloc.train.distributed import all_reduce_mean, barrier, default_device, world_info, wrap_ddp
 from unloc.train.optim import LrSchedule, apply_lr, build_optimizer, clip_gradients
-from unloc.train.resume import Position, restore_rank_rng, resume_training, write_training_checkpoint
 from unloc.train.runlog import RunLog
 
 StepFn = Callable[[nn.Module, Any], dict[str, Any]]
 CHECKPOINT_SUBDIR = "checkpoints"
+_SKIPPED = "the update was not applied"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A loss component or the gradient norm became NaN or infinite; the update was not applied.
+    """A loss term or the gradient norm became NaN or infinite; the update was not applied.
+
+    Its message is one line: what was not finite, at which step, and the last checkpoint (to resume from).
 
     Attributes:
+        what: what was not finite, where, and what was done (e.g. "non-finite loss at step 3 (micro-step 1/1):
+            loss=nan; the update was not applied").
         step: the 1-based number of the update that failed.
         components: the logged values of that update (rank mean), the offending ones included.
+        checkpoint: the newest checkpoint of the run (written or resumed from), None when there is none.
     """
 
-    def __init__(self, message: str, *, step: int, components: dict[str, float]) -> None:
-        super().__init__(message)
-        self.step, self.components = step, components
+    def __init__(self, what: str, *, step: int, components: dict[str, float], checkpoint: Path | None = None) -> None:
+        super().__init__(what)
+        self.what, self.step, self.components, self.checkpoint = what, step, components, checkpoint
+
+    def __str__(self) -> str:
+        last = f"last checkpoint: {self.checkpoint}" if self.checkpoint else "no checkpoint written yet"
+        return f"{self.what}; {last}"
+
+    def __reduce__(self) -> tuple:  # keyword arguments: rebuilt by name when it crosses processes (`launch`)
+        return _rebuild_non_finite, (self.what, self.step, self.components, self.checkpoint)
+
+
+def _rebuild_non_finite(what: str, step: int, components: dict, checkpoint: Path | None) -> NonFiniteLossError:
+    return NonFiniteLossError(what, step=step, components=components, checkpoint=checkpoint)
 
 
 @dataclass
@@ -118,23 +136,26 @@ def _update(train_model: nn.Module, step_fn: StepFn, micro_batches: list[Any], *
     ddp = isinstance(train_model, nn.parallel.DistributedDataParallel)
     for i, batch in enumerate(micro_batches):
         batch = move_to_device(batch, device)
+        where = f"at step {step} (micro-step {i + 1}/{n})"
         with train_model.no_sync() if ddp and i < n - 1 else nullcontext():
-            with autocast():
-                out = step_fn(train_model, batch)
+            try:
+                with autocast():
+                    out = step_fn(train_model, batch)
+            except FloatingPointError as err:  # a loss function's own finiteness check (e.g. unloc.ops.losses)
+                raise NonFiniteLossError(f"non-finite loss {where}: {err}; {_SKIPPED}", step=step,
+                                         components={}) from err
             loss, values = _logged_values(out, step)
             bad = {k: v for k, v in values.items() if not math.isfinite(v)}
             if bad:  # every rank sees the same means, so every rank stops here, before any backward
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {step} (micro-step {i + 1}/{n}): "
-                    + ", ".join(f"{k}={v}" for k, v in bad.items()) + "; the update was not applied",
-                    step=step, components=values)
+                terms = ", ".join(f"{k}={v}" for k, v in bad.items())
+                raise NonFiniteLossError(f"non-finite loss {where}: {terms}; {_SKIPPED}", step=step, components=values)
             (loss / n).backward()
         for k, v in values.items():
             means[k] = means.get(k, 0.0) + v / n
     norm = float(clip_gradients(trainable, cfg.clip_grad_norm))
     if not math.isfinite(norm):
-        raise NonFiniteLossError(f"non-finite gradient norm ({norm}) at step {step}; the update was not applied",
-                                 step=step, components={**means, "grad_norm": norm})
+        raise NonFiniteLossError(f"non-finite gradient norm ({norm}) at step {step}; {_SKIPPED}", step=step,
+                                 components={**means, "grad_norm": norm})
     optimizer.step()
     return means, norm
 
@@ -158,7 +179,8 @@ def _check_weights(model: nn.Module, step: int) -> None:
 def fit(
     model: nn.Module, step_fn: StepFn, cfg: TrainConfig, *, dataset: Dataset | None = None,
     collate_fn: Callable | None = None, batches: Callable[..., Iterable] | None = None,
-    steps_per_epoch: int | None = None, resume: bool = False, eval_fn: Callable[[nn.Module, int], dict] | None = None,
+    steps_per_epoch: int | None = None, resume: bool | Literal["or_start"] = False,
+    run_config: dict[str, Any] | None = None, eval_fn: Callable[[nn.Module, int], dict] | None = None,
     on_step_end: Callable[[int, dict], None] | None = None, frozen_modules: Sequence[str] = (),
     device: str | torch.device | None = None, find_unused_parameters: bool = False, cpu_autocast: bool = False,
     progress: bool = True,
@@ -176,8 +198,11 @@ def fit(
         collate_fn: list of samples -> batch, for `dataset`.
         batches: instead of `dataset`, `epoch -> iterable of this rank's micro-batches` (optional `start_step=`).
         steps_per_epoch: updates per epoch with `batches` (default len(batches(0)) // grad_accum_steps).
-        resume: continue from the newest checkpoint in `cfg.out_dir` (a fresh run if none); False starts fresh and
-            removes that directory's old checkpoints.
+        resume: True: continue from the newest readable checkpoint in `cfg.out_dir` (a corrupt newer one is skipped
+            with a warning); no checkpoint is a `ResumeError`. "or_start": the same, but without a checkpoint start
+            from scratch. False: start from scratch, removing that directory's old checkpoints.
+        run_config: the whole run's resolved config (nested, JSON-able, e.g. an experiment config); stored with every
+            checkpoint next to `cfg`, and a resume with a differing one is a `ResumeError` listing the dotted keys.
         eval_fn: (unwrapped model in eval mode, epoch) -> metrics, called on every rank after every epoch under
             no_grad; rank 0's metrics go into the epoch summary as `eval/<name>`.
         on_step_end: (step, record) after every update (and its checkpoint), on every rank.
@@ -189,7 +214,13 @@ def fit(
 
     Returns:
         The `History` (step and epoch records as written to history.jsonl / epochs.jsonl, last checkpoint).
+
+    Raises:
+        NonFiniteLossError: a loss term or the gradient norm is not finite (before the update is applied).
+        unloc.train.checkpoint.ResumeError: `resume` cannot continue (no or only corrupt checkpoints, changed config).
     """
+    if resume not in (False, True, "or_start"):
+        raise ValueError(f"resume must be False, True or 'or_start', got {resume!r}")
     info = world_info()
     if info.world_size != cfg.world_size:
         raise ValueError(f"cfg.world_size={cfg.world_size} but {info.world_size} process(es) are running: start them "
@@ -205,12 +236,16 @@ def fit(
     schedule = LrSchedule.from_config(cfg, spe)
     out_dir = Path(cfg.out_dir)
     root = out_dir / CHECKPOINT_SUBDIR
-    pos, ckpt, rng_states = Position(), None, None
+    config = {**{k: v for k, v in (run_config or {}).items() if k != "train"}, "train": cfg.to_dict()}
+    pos, ckpt, rng_states = ckpt_io.Position(), None, None
+    if info.rank == 0:
+        ckpt_io.remove_interrupted_writes(root, out_dir)
     if resume:
-        pos, ckpt, rng_states = resume_training(root, model=model, optimizer=optimizer, cfg=cfg, steps_per_epoch=spe)
+        pos, ckpt, rng_states = ckpt_io.resume_training(root, model=model, optimizer=optimizer, config=config,
+                                                        steps_per_epoch=spe, require=resume is True)
     elif info.rank == 0:
-        for old in list_checkpoints(root):
-            remove_checkpoint(old)
+        for old in ckpt_io.list_checkpoints(root):
+            remove_tree(old)
     barrier()
     trainable = [p for p in model.parameters() if p.requires_grad]
     train_model = wrap_ddp(model, device, find_unused_parameters=find_unused_parameters)
@@ -218,14 +253,14 @@ def fit(
     log = RunLog(out_dir, enabled=info.rank == 0, total_steps=cfg.epochs * spe, start_step=pos.step,
                  progress=progress)
 
-    def save() -> Path | None:
+    def save() -> Path:
         _check_weights(model, pos.step)
         pos.elapsed_sec = time.perf_counter() - t_start
-        return write_training_checkpoint(root, model=model, optimizer=optimizer, cfg=cfg, pos=pos,
-                                         steps_per_epoch=spe)
+        return ckpt_io.write_training_checkpoint(root, model=model, optimizer=optimizer, config=config, pos=pos,
+                                                 steps_per_epoch=spe, seed=cfg.seed, keep=cfg.keep_checkpoints)
 
     if rng_states is not None:
-        restore_rank_rng(rng_states, ckpt)  # last, so that nothing between here and the first update draws
+        ckpt_io.restore_rank_rng(rng_states, ckpt)  # last, so that nothing between here and the first update draws
     t_start = time.perf_counter() - pos.elapsed_sec
     try:
         while pos.epoch < cfg.epochs:
@@ -254,6 +289,9 @@ def fit(
             every = cfg.checkpoint_every_epochs
             if pos.epoch == cfg.epochs or (every and pos.epoch % every == 0):
                 ckpt = save()
+    except NonFiniteLossError as err:
+        err.checkpoint = ckpt
+        raise
     finally:
         log.close()
     return History(steps=log.steps, epochs=log.epochs, checkpoint=ckpt)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from unloc.train.checkpoint import atomic_write
+from unloc.train.atomic import atomic_write
 
 HISTORY_FILE, EPOCHS_FILE = "history.jsonl", "epochs.jsonl"
 

@@ -32,7 +32,7 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> None:
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Every global generator's state as tensors and JSON-able values (see `unloc.train.state_io`).
+    """Every global generator's state as tensors and plain values (what `torch.load(weights_only=True)` reads back).
 
     Returns:
         {"torch": uint8 tensor, "cuda": uint8 tensor or None, "numpy": {...}, "python": {...}}.
