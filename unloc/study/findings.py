@@ -1,0 +1,46 @@
+"""A stage's finding, computed from its numbers: the headline metric against its trivial baselines, as a table and as
+the sentence a notebook ends with (e.g. "mr.charades_b: R1@0.5 31.2 [28.9, 33.4], 2.7x the best trivial baseline
+(random windows, 11.5)"). Nothing here is typed by hand, so the sentence cannot drift from the metrics above it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from unloc.study.metrics import headline_metrics
+
+
+def baseline_table(ours: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Our metrics next to each baseline's, the two headline metrics first, then every other metric all share."""
+    pair = headline_metrics(ours) or ()
+    shared = [k for k in sorted(ours) if all(k in b for b in baselines.values()) and k not in pair]
+    keys = [k for k in pair if k in ours] + shared
+    return pd.DataFrame({"UnLoc (ours)": {k: ours[k] for k in keys},
+                         **{name: {k: values.get(k) for k in keys} for name, values in baselines.items()}}).loc[keys]
+
+
+def best_baseline(baselines: Mapping[str, Mapping[str, float]], metric: str) -> tuple[str, float] | None:
+    """The baseline with the highest `metric` (name, value); None when no baseline reports it."""
+    scored = [(name, float(values[metric])) for name, values in baselines.items() if metric in values]
+    return max(scored, key=lambda item: item[1]) if scored else None
+
+
+def finding(stage: str, ours: Mapping[str, float], baselines: Mapping[str, Mapping[str, float]],
+            interval: tuple[float, float] | None = None, metric: str | None = None) -> str:
+    """One sentence: the stage's headline metric (with its 95 % interval when given) and its ratio to the best
+    trivial baseline on the same evaluation set."""
+    metric = metric or (headline_metrics(ours) or (None,))[0]
+    if metric is None or metric not in ours:
+        raise ValueError(f"{stage}: no headline metric among {sorted(ours)[:8]}")
+    value = float(ours[metric])
+    text = f"{stage}: {metric} {value:.1f}"
+    if interval is not None:
+        text += f" [{interval[0]:.1f}, {interval[1]:.1f}]"
+    best = best_baseline(baselines, metric)
+    if best is None:
+        return text + " (no baseline scored)"
+    name, base = best
+    if base <= 0:
+        return f"{text}, against {base:.1f} for the best trivial baseline ({name})"
+    return f"{text}, {value / base:.1f}x the best trivial baseline ({name}, {base:.1f})"
