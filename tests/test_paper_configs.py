@@ -87,6 +87,7 @@ def test_every_config_loads_strictly_with_the_shared_official_recipe(name):
     cfg = load_paper_config(name)
     assert cfg.name == name and cfg.seed == 0
     assert cfg.model.tower.pretrained == "openai" and cfg.model.fusion.layers == 6
+    assert cfg.model.pyramid.padding == "same"  # the official Flax alignment of the strided pyramid convs
     t = cfg.train
     assert (t.global_batch_size, t.base_lr, t.optimizer, t.momentum, t.weight_decay, t.clip_grad_norm, t.precision,
             t.step_gamma) == (64, 0.01, "sgd", 0.9, 0.0, 1.0, "fp32", 0.1)

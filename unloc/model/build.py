@@ -41,7 +41,7 @@ def build_pyramid(cfg: PyramidConfig, dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoPyramid(dim)
     if cfg.kind == "vitdet":
-        return SimplePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride)
+        return SimplePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride, padding=cfg.padding)
     return FeaturePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride, fpn_layers=tuple(cfg.fpn_layers))
 
 

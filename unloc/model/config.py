@@ -17,6 +17,7 @@ FRAME_TOKENS = ("cls", "mean")
 TEXT_INPUTS = ("one", "all")
 FUSION_MODES = ("mid", "late", "no_text")
 PYRAMID_KINDS = ("none", "vitdet", "fpn")
+CONV_PADDINGS = ("centred", "same")  # = unloc.model.layers.CONV_PADDINGS
 HEAD_TASKS = ("localization", "segmentation")
 
 
@@ -90,15 +91,20 @@ class PyramidConfig:
 
     'none': one level (stride 1) with a final LayerNorm; 'vitdet': strided depthwise convs chained from the last fusion
     layer; 'fpn': levels taken after the fusion layers `fpn_layers`, max-pooled between them, with a top-down path.
+    `padding` of the strided 'vitdet' convs: 'centred' = output i centred on input i * stride, on its anchor (ours);
+    'same' = Flax 'SAME' as the official code, (0, 1) on even lengths, so level l's output i is centred at
+    i * 2^l + 2^l - 1 while its anchor stays i * 2^l (the paper configs; `unloc.model.layers`).
     """
 
     kind: str = "vitdet"  # official 'simple_pyramid'
     num_levels: int = 4  # T=128 -> 128/64/32/16
     stride: int = 2
     fpn_layers: tuple[int, ...] = (2, 3, 4, 5)  # 0-based fusion layer indices, one per level (fpn only)
+    padding: str = "centred"  # strided convs: 'centred' (anchor-aligned) or 'same' (official Flax alignment)
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, PYRAMID_KINDS)
+        _check_choice("padding", self.padding, CONV_PADDINGS)
         if self.stride < 2 or self.num_levels < 1:
             raise ValueError(f"pyramid needs stride >= 2 and num_levels >= 1, got {self}")
         if self.kind == "none" and self.num_levels != 1:
