@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def _image_tower(clip_model: nn.Module, cfg: TowerConfig) -> ImageTower:
     mean, std = preprocess_stats(clip_model)
-    return ImageTower(clip_model.visual, frame_token=cfg.frame_token, frozen=cfg.freeze_image, mean=mean, std=std)
+    return ImageTower(clip_model.visual, frame_token=cfg.frame_token, frozen=cfg.freeze_image, mean=mean, std=std,
+                      frame_positions=cfg.frame_positions)
 
 
 def build_image_tower(tower_cfg: TowerConfig) -> ImageTower:

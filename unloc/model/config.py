@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAME_TOKENS = ("cls", "mean")
+FRAME_TOKENS = ("cls", "mean", "frame_cls", "gap")
 TEXT_INPUTS = ("one", "all")
 FUSION_MODES = ("mid", "late", "no_text")
 PYRAMID_KINDS = ("none", "vitdet", "fpn")
@@ -39,13 +39,18 @@ class TowerConfig:
 
     arch: str | dict = "ViT-B-16"  # official: 'B/16x1' image tower, CLIP text tower (reference §1.2-1.3)
     pretrained: str | None = "openai"
-    frame_token: str = "cls"  # B configs: CLS after ln_post; L configs: 'mean' of patch tokens (GAP)
+    frame_token: str = "cls"  # 'cls' / 'mean': one shared CLIP CLS (its output, or the patch mean with CLS in the
+    # sequence); official: 'frame_cls' (B: a learnable CLS per frame position) and 'gap' (L: patch mean, no CLS)
+    frame_positions: int = 0  # 'frame_cls' only: learnable CLS tokens (clips of other lengths interpolate them)
     freeze_image: bool = False  # ANet TAL-B trains the video tower ...
     freeze_text: bool = True  # ... and freezes the text tower (reference §4)
     context_length: int = 16  # tokens per text: 16 for class names, 32 for captions (reference §1.3)
 
     def __post_init__(self) -> None:
         _check_choice("frame_token", self.frame_token, FRAME_TOKENS)
+        if (self.frame_token == "frame_cls") != (self.frame_positions > 0):
+            raise ValueError(f"frame_positions={self.frame_positions}: frame_token 'frame_cls' needs >= 1 (the "
+                             "official configs: their frame count), other frame tokens 0")
         if not isinstance(self.arch, (str, dict)):
             raise TypeError(f"arch must be an open_clip model name or a config dict, got {type(self.arch).__name__}")
         if self.context_length < 2:

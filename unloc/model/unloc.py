@@ -55,8 +55,8 @@ class UnLoc(nn.Module):
     def encode_frames(self, video: torch.Tensor) -> torch.Tensor:
         """Frames (b, t, 3, h, w) or cached image-tower features (b, t, d_img) -> projected (b, t, d)."""
         if video.dim() == 5:
-            b = video.shape[0]
-            feats = self.image_tower(rearrange(video, "b t c h w -> (b t) c h w"))
+            b, t = video.shape[:2]
+            feats = self.image_tower(rearrange(video, "b t c h w -> (b t) c h w"), num_frames=t)
             video = rearrange(feats, "(b t) d -> b t d", b=b)
         elif video.dim() != 3:
             raise ValueError(f"video must be frames (b, t, 3, h, w) or features (b, t, d), got {tuple(video.shape)}")
