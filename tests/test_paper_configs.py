@@ -119,6 +119,7 @@ def test_numbers_match_the_reference_tables(name):
         assert m.pyramid.fpn_layers == (2, 3, 4, 5)
     jitter = (0.9, 1.33) if cfg.task.kind in ("tal", "seg") else None  # "RA+jitter" configs
     assert cfg.data.image.scale_jitter == jitter and cfg.data.image.crop_size == 224
+    assert m.text_projection == ("clip" if name in ("anet_tal_l", "coin_l") else "learned")  # fixed class embeddings
     assert cfg.data.max_segments == {"tal": 24, "seg": 28}.get(cfg.task.kind, 12 if name.startswith("qvh") else 24)
 
 
@@ -231,6 +232,7 @@ def _check_step(name: str, frames: int | None) -> None:
     assert math.isfinite(float(out["loss"].detach())) and math.isfinite(float(norm)) and float(norm) > 0
     assert model.image_tower.out_dim == {"ViT-B-16": 768, "ViT-L-14": 1024}[row.arch]
     assert model.text_tower.out_dim == {"ViT-B-16": 512, "ViT-L-14": 768}[row.arch]
+    assert isinstance(model.text_proj, torch.nn.Identity) == (cfg.model.text_projection == "clip")
     assert model.pyramid.num_levels == row.levels and model.image_proj.out_features == row.width
     assert model.image_tower.visual.transformer.grad_checkpointing == cfg.model.checkpoint_towers
     unused = {id(model.image_tower.visual.class_embedding)}  # CLIP's shared CLS: the official tokens never read it

@@ -65,8 +65,12 @@ def build_model(cfg: ModelConfig) -> UnLoc:
         if cfg.text_tower:
             text_model = create_clip(cfg.text_tower).text
             text_model.set_grad_checkpointing(cfg.checkpoint_towers)
-        text_tower = TextTower(text_model, frozen=text_cfg.freeze_text)
-        text_proj = nn.Linear(text_tower.out_dim, width, bias=False)
+        clip_proj = cfg.text_projection == "clip"
+        text_tower = TextTower(text_model, frozen=text_cfg.freeze_text, project=clip_proj)
+        if clip_proj and text_tower.out_dim != width:
+            raise ValueError(f"text_projection 'clip': CLIP's text embeddings have {text_tower.out_dim} dims, the "
+                             f"fusion {width}; use text_projection 'learned'")
+        text_proj = nn.Identity() if clip_proj else nn.Linear(text_tower.out_dim, width, bias=False)
     relevancy_dim = {"mid": 1, "late": width, "no_text": fusion_cfg.num_classes}[fusion_cfg.mode]
     segmentation = cfg.head.task == "segmentation"
     return UnLoc(

@@ -19,6 +19,7 @@ FUSION_MODES = ("mid", "late", "no_text")
 PYRAMID_KINDS = ("none", "vitdet", "fpn")
 CONV_PADDINGS = ("centred", "same")  # = unloc.model.layers.CONV_PADDINGS
 HEAD_TASKS = ("localization", "segmentation")
+TEXT_PROJECTIONS = ("learned", "clip")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -155,10 +156,16 @@ class ModelConfig:
     chunk_size: int = 0
     checkpoint_chunks: bool = False  # official TAL/COIN use remat for the same reason (reference §1.2)
     checkpoint_towers: bool = False  # recompute the CLIP towers' blocks in backward (official remat_block, TAL/COIN)
+    text_projection: str = "learned"  # 'learned': a fresh bias-free linear layer into the fusion width (official B
+    # and MR configs); 'clip': no new layer, CLIP's own text embedding enters the fusion as it is (official TAL-L and
+    # COIN-L read fixed precomputed class embeddings; needs CLIP's embedding size = fusion width, e.g. ViT-L-14: 768)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 0:
             raise ValueError(f"chunk_size={self.chunk_size} must be >= 0")
+        _check_choice("text_projection", self.text_projection, TEXT_PROJECTIONS)
+        if self.text_projection == "clip" and self.fusion.mode == "no_text":
+            raise ValueError("text_projection 'clip' needs a text path: fusion mode 'mid' or 'late'")
         if self.pyramid.kind == "fpn" and self.pyramid.fpn_layers[-1] != self.fusion.layers - 1:
             raise ValueError(
                 f"fpn_layers={self.pyramid.fpn_layers} must end at the last fusion layer ({self.fusion.layers - 1})"

@@ -17,7 +17,9 @@ the mean token, the ResNet's counterpart of the CLS token; the pool's output pro
 separate one to remove) and 'mean' the average of the last stage's feature map.
 The text tower returns every token after `ln_final`, the pooled EOS token and the padding mask (pad id 0).
 CLIP's own output projections are removed: UnLoc projects both towers into the fusion width with fresh layers that
-live outside the towers and always train. A frozen tower has no trainable parameters, runs without autograd and
+live outside the towers and always train. The one exception is `TextTower(project=True)`: the tower keeps CLIP's text
+projection and returns CLIP's text embeddings (tokens projected too), the fixed class embeddings that the official
+TAL-L and COIN-L configs read from a precomputed file (ModelConfig.text_projection 'clip'). A frozen tower has no trainable parameters, runs without autograd and
 stays in eval mode when the model is put in train mode.
 """
 
@@ -183,18 +185,27 @@ class ImageTower(_FreezableTower):
 
 
 class TextTower(_FreezableTower):
-    """CLIP text transformer: token ids (q, n) -> `TextFeatures` (per-token, pooled EOS, padding mask)."""
+    """CLIP text transformer: token ids (q, n) -> `TextFeatures` (per-token, pooled EOS, padding mask).
 
-    def __init__(self, text: nn.Module, *, frozen: bool) -> None:
+    `project`: keep CLIP's text projection (outputs in CLIP's embedding space) instead of removing it.
+    """
+
+    def __init__(self, text: nn.Module, *, frozen: bool, project: bool = False) -> None:
         super().__init__(frozen)
         if not isinstance(text, TextTransformer) or text.cls_emb is not None:
             raise ValueError(f"text towers must be open_clip TextTransformers without a CLS token, got {type(text)}")
-        text.text_projection = None  # pooled EOS token before CLIP's projection, as the official code takes it
+        proj = text.text_projection
+        if project and proj is None:
+            raise ValueError("project=True needs a text tower with CLIP's text projection")
+        if not project:
+            text.text_projection = None  # pooled EOS token before CLIP's projection, as the official code takes it
         text.output_tokens = True
         self.text = text
+        self.project = project
         self.pad_id = int(text.pad_id)
         self.context_length = int(text.context_length)
-        self.out_dim = int(text.width)
+        self.out_dim = int(text.width) if not project else \
+            int(proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1])
         self.freeze(frozen)
 
     def forward(self, ids: torch.Tensor) -> TextFeatures:
@@ -207,7 +218,10 @@ class TextTower(_FreezableTower):
             # the causal mask has a fixed size; padding after EOS cannot change the (causal) valid tokens
             run_ids = F.pad(ids, (0, self.context_length - n), value=self.pad_id)
         with self._grad_context():
-            pooled, tokens = self.text(run_ids)  # (q, d), (q, ctx, d)
+            pooled, tokens = self.text(run_ids)  # (q, d), (q, ctx, d); pooled projected when self.project
+            if self.project:
+                proj = self.text.text_projection
+                tokens = proj(tokens) if isinstance(proj, nn.Linear) else tokens @ proj
         return TextFeatures(tokens=tokens[:, :n], pooled=pooled, mask=ids != self.pad_id)
 
 

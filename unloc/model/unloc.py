@@ -28,7 +28,8 @@ class UnLoc(nn.Module):
     Args:
         image_tower: per-frame image encoder (frames -> (N, d_img)).
         text_tower: text encoder, or None for mode 'no_text' (then text_proj is None too).
-        image_proj, text_proj: bias-free projections into the fusion width; they always train.
+        image_proj, text_proj: bias-free projections into the fusion width; they always train (text_proj is an
+            identity when CLIP's own text embeddings enter the fusion, ModelConfig.text_projection 'clip').
         fusion: the fusion transformer; pyramid: drives `fusion` and returns levels; heads: scores the levels.
         mode: 'mid' (pairs fused in the encoder), 'late' (cosine with the text) or 'no_text' (class logits).
         text_input: 'one' (pooled EOS token) or 'all' (every text token with its mask) for mode 'mid'.
@@ -37,7 +38,7 @@ class UnLoc(nn.Module):
     """
 
     def __init__(self, *, image_tower: ImageTower, text_tower: TextTower | None, image_proj: nn.Linear,
-                 text_proj: nn.Linear | None, fusion: FusionEncoder, pyramid: nn.Module, heads: LocalizationHead,
+                 text_proj: nn.Module | None, fusion: FusionEncoder, pyramid: nn.Module, heads: LocalizationHead,
                  mode: str, text_input: str, chunk_size: int = 0, checkpoint_chunks: bool = False) -> None:
         super().__init__()
         if (mode == "no_text") != (text_tower is None):
