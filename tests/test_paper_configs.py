@@ -124,6 +124,8 @@ def test_numbers_match_the_reference_tables(name):
 
 
 def test_dataset_specific_details():
+    for name in PAPER_CONFIGS:  # QVHighlights: official highlight detection; other MR: in-batch negatives
+        assert load_paper_config(name).task.mr_pairs == ("own" if name.startswith("qvh") else "batch")
     assert load_paper_config("anet_captions_b").data.mr_items == "video"  # one random caption per video
     assert load_paper_config("charades_b").data.mr_items == "query"  # 12408 examples = queries
     coin = load_paper_config("coin_l")
@@ -250,7 +252,8 @@ def _check_step(name: str, frames: int | None) -> None:
 B_FIRST = sorted(REFERENCE, key=lambda n: (n.endswith("_l"), n))
 
 
-FAST = ("anet_tal_b", "charades_b", "coin_l")  # TAL + ViT-B, MR + FPN, segmentation + ViT-L; the rest take minutes
+FAST = ("anet_tal_b", "charades_b", "coin_l", "qvh_b")  # TAL + ViT-B, MR + FPN, segmentation + ViT-L, QVH's own
+# pairs; the rest take minutes
 
 
 @pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in B_FIRST])
