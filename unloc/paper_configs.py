@@ -19,12 +19,13 @@ from typing import Any
 
 import yaml
 
-from unloc.config import RESERVED, ExperimentConfig, resolve_stage
+from unloc.config import RESERVED, ExperimentConfig, path_vars, resolve_stage, substitute
 from unloc.configio import ConfigError, from_dict, merge
 
 PAPER_FILE = "paper.yaml"
 PAPER_ROOT_VAR = "paper"  # the path variable every data path of paper.yaml starts with
-_NOT_CONFIGS = (*RESERVED, "vars", "bases")
+EXTRA_EVAL = "also_evaluate"  # {config: {label: annotation file}}: further evaluation sets of a finished run
+_NOT_CONFIGS = (*RESERVED, "vars", "bases", EXTRA_EVAL)
 
 
 @functools.cache
@@ -77,6 +78,16 @@ def resolve_paper(name: str, overrides: Mapping[str, Any] | None = None,
     return merge(merged, nest_dotted(overrides)) if overrides else merged
 
 
+def extra_eval_sets(name: str, paper_root: str | Path | None = None) -> dict[str, str]:
+    """{label: annotation file} of the further evaluation sets of paper config `name` (`also_evaluate` in
+    paper.yaml, e.g. ActivityNet Captions val_1 beside the paper's val_2), data under `paper_root`."""
+    params = paper_params()
+    if paper_root is not None:
+        params.setdefault("vars", {})[PAPER_ROOT_VAR] = str(Path(paper_root))
+    sets = (params.get(EXTRA_EVAL) or {}).get(name) or {}
+    return substitute({str(k): str(v) for k, v in sets.items()}, path_vars(params))
+
+
 def load_paper_config(name: str, *, paper_root: str | Path | None = None, **overrides: Any) -> ExperimentConfig:
     """The `ExperimentConfig` of paper config `name` (one of `PAPER_CONFIGS`).
 
@@ -91,4 +102,4 @@ def load_paper_config(name: str, *, paper_root: str | Path | None = None, **over
     return from_dict(ExperimentConfig, resolve_paper(name, overrides, paper_root), where=f"paper:{name}")
 
 
-__all__ = ["PAPER_CONFIGS", "load_paper_config", "nest_dotted", "paper_params", "resolve_paper"]
+__all__ = ["PAPER_CONFIGS", "extra_eval_sets", "load_paper_config", "nest_dotted", "paper_params", "resolve_paper"]

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("runs") / cfg.name
     result = run_experiment(cfg, out, resume=args.resume, progress=not args.no_progress)
+    if args.paper and is_main():  # further evaluation sets of the paper config (ActivityNet Captions val_1)
+        from unloc.paper_eval import evaluate_extra_sets
+
+        result.metrics.update(evaluate_extra_sets(args.paper, out, paper_root=args.paper_root))
     if is_main():
         print(f"run directory: {out}", file=sys.stderr)
         print(json.dumps(_finite(result.metrics), indent=2, sort_keys=True))
