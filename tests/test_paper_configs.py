@@ -21,7 +21,7 @@ from unloc.configio import ConfigError
 from unloc.data.task_batch import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
 from unloc.model.config import tiny
-from unloc.paper_configs import PAPER_CONFIGS, load_paper_config, nest_dotted
+from unloc.paper_configs import PAPER_CONFIGS, load_paper_config, nest_dotted, zero_shot_split
 from unloc.tasks import build_task
 from unloc.train.optim import LrSchedule, apply_lr, build_optimizer, clip_gradients
 
@@ -74,15 +74,16 @@ RANGES = {
     "qvh_b": ((0.0, 6.0), (6.0, 18.0), (18.0, 32.0), (32.0, None)),
     "qvh_l": ((0.0, 6.0), (6.0, 12.0), (12.0, 24.0), (24.0, None)), "coin_l": ((0.0, None),),
 }
-ZERO_SHOT = {"anet_tal_zs75_b": ("anet_tal_b", "split_75_25"), "anet_tal_zs50_b": ("anet_tal_b", "split_50_50"),
-             "anet_tal_zs75_l": ("anet_tal_l", "split_75_25"), "anet_tal_zs50_l": ("anet_tal_l", "split_50_50")}
+ZERO_SHOT = {"anet_tal_zs75_b": ("anet_tal_b", "zs75"), "anet_tal_zs50_b": ("anet_tal_b", "zs50"),
+             "anet_tal_zs75_l": ("anet_tal_l", "zs75"), "anet_tal_zs50_l": ("anet_tal_l", "zs50")}
+SPLIT_RUNS = {f"{name}_split{k}" for name in ZERO_SHOT for k in range(1, 10)}  # the same configs on splits 1..9
 
 
 def test_the_file_names_every_official_config_and_the_zero_shot_variants():
-    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT)
+    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT) | SPLIT_RUNS
 
 
-@pytest.mark.parametrize("name", PAPER_CONFIGS)
+@pytest.mark.parametrize("name", [n for n in PAPER_CONFIGS if n not in SPLIT_RUNS])
 def test_every_config_loads_strictly_with_the_shared_official_recipe(name):
     cfg = load_paper_config(name)
     assert cfg.name == name and cfg.seed == 0
@@ -147,7 +148,7 @@ def test_schedules_in_steps_match_the_official_step_counts():
 def test_zero_shot_variants_are_their_base_plus_a_class_split(name):
     base, split = ZERO_SHOT[name]
     cfg, ref = load_paper_config(name), load_paper_config(base)
-    assert cfg.data.class_split == f"data/paper/activitynet13/zero_shot/{split}.json"
+    assert cfg.data.class_split == str(zero_shot_split(split, 0))  # the packaged canonical split 0
     assert cfg.model == ref.model and cfg.train == ref.train and cfg.task == ref.task
 
 
@@ -156,7 +157,7 @@ def test_paper_root_moves_every_data_path_and_overrides_nest():
                             model={"tower": {"pretrained": None}})
     assert cfg.data.train.annotations == "/datasets/u/activitynet13/activity_net.v1-3.min.json"
     assert cfg.data.video_root == "/datasets/u/activitynet13/videos"
-    assert cfg.data.class_split == "/datasets/u/activitynet13/zero_shot/split_75_25.json"
+    assert cfg.data.class_split == str(zero_shot_split("zs75", 0))  # packaged, not under the data root
     assert cfg.train.world_size == 8 and cfg.model.tower.pretrained is None and cfg.model.tower.arch == "ViT-B-16"
 
 

@@ -6,12 +6,17 @@ params.yaml layout, with the port's deviations written next to them. `load_paper
 through the same strict loader as params.yaml (`common` <- `base:` chain <- section <- overrides). Data paths in the
 file start with the path variable `{paper}` (default `data/paper`); `paper_root` sets it. `nest_dotted` turns
 `{'train.epochs': 3}` into nested overrides; the `unloc train --set` option uses it too.
+
+Zero-shot configs name their class split `{zero_shot}/zs75_split_{split}.json`: `{zero_shot}` is the packaged folder of
+the 10 canonical splits per protocol (`unloc/resources/zero_shot/`), `{split}` is 0, and `<name>_split<k>` (listed in
+`PAPER_CONFIGS` too) is the same config on split k.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -26,6 +31,21 @@ PAPER_FILE = "paper.yaml"
 PAPER_ROOT_VAR = "paper"  # the path variable every data path of paper.yaml starts with
 EXTRA_EVAL = "also_evaluate"  # {config: {label: annotation file}}: further evaluation sets of a finished run
 _NOT_CONFIGS = (*RESERVED, "vars", "bases", EXTRA_EVAL)
+ZERO_SHOT_VAR, SPLIT_VAR = "zero_shot", "split"
+NUM_SPLITS = 10  # canonical class splits per zero-shot protocol
+_SPLIT_NAME = re.compile(r"^(?P<base>.+)_split(?P<k>[0-9]+)$")
+
+
+def zero_shot_dir() -> Path:
+    """The packaged folder of the canonical zero-shot class splits (`zs{75,50}_split_{k}.json`, lists, licence)."""
+    return Path(str(resources.files("unloc").joinpath("resources", "zero_shot")))
+
+
+def zero_shot_split(protocol: str, k: int) -> Path:
+    """The class-split file of split k (0..9) of protocol 'zs75' or 'zs50'."""
+    if protocol not in ("zs75", "zs50") or not 0 <= k < NUM_SPLITS:
+        raise ConfigError(f"no zero-shot split {protocol!r} {k}: protocols zs75, zs50, splits 0..{NUM_SPLITS - 1}")
+    return zero_shot_dir() / f"{protocol}_split_{k}.json"
 
 
 @functools.cache
@@ -38,11 +58,23 @@ def paper_params() -> dict[str, Any]:
     data = yaml.safe_load(_packaged_text())
     if not isinstance(data, Mapping):
         raise ConfigError(f"unloc/resources/{PAPER_FILE} must hold a mapping at the top level")
-    return copy.deepcopy(dict(data))
+    data = copy.deepcopy(dict(data))
+    variables = data.setdefault("vars", {})
+    variables.setdefault(ZERO_SHOT_VAR, str(zero_shot_dir()))
+    variables.setdefault(SPLIT_VAR, "0")
+    return data
+
+
+def _split_configs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The configs whose class split names `{split}` (the zero-shot ones)."""
+    return tuple(name for name, section in params.items() if name not in _NOT_CONFIGS
+                 and "{" + SPLIT_VAR + "}" in yaml.safe_dump(section))
 
 
 def _config_names() -> tuple[str, ...]:
-    return tuple(name for name in paper_params() if name not in _NOT_CONFIGS)
+    params = paper_params()
+    names = [name for name in params if name not in _NOT_CONFIGS]
+    return (*names, *(f"{name}_split{k}" for name in _split_configs(params) for k in range(1, NUM_SPLITS)))
 
 
 PAPER_CONFIGS: tuple[str, ...] = _config_names()
@@ -73,8 +105,12 @@ def resolve_paper(name: str, overrides: Mapping[str, Any] | None = None,
         raise ConfigError(f"no paper config {name!r}; choose one of {', '.join(PAPER_CONFIGS)}")
     params = paper_params()
     if paper_root is not None:
-        params.setdefault("vars", {})[PAPER_ROOT_VAR] = str(Path(paper_root))
-    merged = resolve_stage(params, name)
+        params["vars"][PAPER_ROOT_VAR] = str(Path(paper_root))
+    section, split = name, _SPLIT_NAME.match(name)
+    if split and split["base"] in _split_configs(params):
+        section, params["vars"][SPLIT_VAR] = split["base"], split["k"]
+    merged = resolve_stage(params, section)
+    merged["name"] = name
     return merge(merged, nest_dotted(overrides)) if overrides else merged
 
 
@@ -102,4 +138,5 @@ def load_paper_config(name: str, *, paper_root: str | Path | None = None, **over
     return from_dict(ExperimentConfig, resolve_paper(name, overrides, paper_root), where=f"paper:{name}")
 
 
-__all__ = ["PAPER_CONFIGS", "extra_eval_sets", "load_paper_config", "nest_dotted", "paper_params", "resolve_paper"]
+__all__ = ["NUM_SPLITS", "PAPER_CONFIGS", "extra_eval_sets", "load_paper_config", "nest_dotted", "paper_params",
+           "resolve_paper", "zero_shot_dir", "zero_shot_split"]
