@@ -77,10 +77,11 @@ RANGES = {
 ZERO_SHOT = {"anet_tal_zs75_b": ("anet_tal_b", "zs75"), "anet_tal_zs50_b": ("anet_tal_b", "zs50"),
              "anet_tal_zs75_l": ("anet_tal_l", "zs75"), "anet_tal_zs50_l": ("anet_tal_l", "zs50")}
 SPLIT_RUNS = {f"{name}_split{k}" for name in ZERO_SHOT for k in range(1, 10)}  # the same configs on splits 1..9
+PRETRAINING = {"kinetics700_b", "kinetics700_l"}  # tests/test_paper_kinetics.py
 
 
 def test_the_file_names_every_official_config_and_the_zero_shot_variants():
-    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT) | SPLIT_RUNS
+    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT) | SPLIT_RUNS | PRETRAINING
 
 
 @pytest.mark.parametrize("name", [n for n in PAPER_CONFIGS if n not in SPLIT_RUNS])
@@ -99,7 +100,7 @@ def test_every_config_loads_strictly_with_the_shared_official_recipe(name):
     assert (nms.method, nms.sigma, nms.score_threshold, nms.top_k, nms.per_class) == ("gaussian", 0.3, 0.001, 100,
                                                                                       False)
     assert len(task.regression_ranges) == cfg.model.pyramid.num_levels
-    assert {"tal": "tal", "mr": "mr", "seg": "seg"}[cfg.group] == task.kind
+    assert {"tal": "tal", "mr": "mr", "seg": "seg", "video_pretrain": "video_pretrain"}[cfg.group] == task.kind
     assert cfg.data.train.annotations.startswith("data/paper/") and cfg.data.video_root.startswith("data/paper/")
 
 

@@ -107,7 +107,7 @@ def resolve_stage(params: Mapping[str, Any], stage: str, profile: str | None = N
 
 
 def _resolve_paper_stage(params: Mapping[str, Any], stage: str, profile: str, prof: Mapping[str, Any]) -> dict:
-    from unloc.paper_configs import PAPER_ROOT_VAR, resolve_paper  # paper_configs builds on this module
+    from unloc.paper_configs import resolve_paper  # paper_configs builds on this module
 
     mapping = prof["paper_configs"] or {}
     if stage not in mapping:
@@ -115,7 +115,7 @@ def _resolve_paper_stage(params: Mapping[str, Any], stage: str, profile: str, pr
                           f"{', '.join(sorted(mapping))}); the mini-world settings of that stage do not apply to "
                           "real data")
     variables = path_vars(params, profile)
-    merged = resolve_paper(str(mapping[stage]), paper_root=variables.get(PAPER_ROOT_VAR))
+    merged = resolve_paper(str(mapping[stage]), variables=variables)  # the profile's paper, kinetics_b, ... roots
     merged = merge(merged, substitute(dict(prof.get("all") or {}), variables))
     merged["name"] = stage
     return merged

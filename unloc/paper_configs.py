@@ -99,13 +99,19 @@ def nest_dotted(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_paper(name: str, overrides: Mapping[str, Any] | None = None,
-                  paper_root: str | Path | None = None) -> dict[str, Any]:
-    """The merged mapping of paper config `name` with nested or dotted `overrides`, its data under `paper_root`."""
+                  paper_root: str | Path | None = None, variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The merged mapping of paper config `name` with nested or dotted `overrides`, its data under `paper_root`.
+
+    `variables` replaces path variables that paper.yaml declares (e.g. a profile's `paper`, `kinetics_b`); others in
+    it are ignored.
+    """
     if name not in PAPER_CONFIGS:
         raise ConfigError(f"no paper config {name!r}; choose one of {', '.join(PAPER_CONFIGS)}")
     params = paper_params()
+    declared = params["vars"]
+    declared.update({k: str(v) for k, v in (variables or {}).items() if k in declared})
     if paper_root is not None:
-        params["vars"][PAPER_ROOT_VAR] = str(Path(paper_root))
+        declared[PAPER_ROOT_VAR] = str(Path(paper_root))
     section, split = name, _SPLIT_NAME.match(name)
     if split and split["base"] in _split_configs(params):
         section, params["vars"][SPLIT_VAR] = split["base"], split["k"]
@@ -124,6 +130,16 @@ def extra_eval_sets(name: str, paper_root: str | Path | None = None) -> dict[str
     return substitute({str(k): str(v) for k, v in sets.items()}, path_vars(params))
 
 
+def missing_init(cfg: ExperimentConfig) -> str | None:
+    """Why the run cannot start: its `init.checkpoint` file is missing (None when it exists or is not set)."""
+    path = cfg.init.checkpoint
+    if not path or Path(path).exists():
+        return None
+    return (f"init.checkpoint {path} does not exist (run the stage that writes it first; the paper task configs "
+            "start from the Kinetics-700 video pretraining, `unloc train --paper kinetics700_b` (or _l); or start "
+            "from the towers' own weights with --set init.checkpoint=null)")
+
+
 def load_paper_config(name: str, *, paper_root: str | Path | None = None, **overrides: Any) -> ExperimentConfig:
     """The `ExperimentConfig` of paper config `name` (one of `PAPER_CONFIGS`).
 
@@ -138,5 +154,5 @@ def load_paper_config(name: str, *, paper_root: str | Path | None = None, **over
     return from_dict(ExperimentConfig, resolve_paper(name, overrides, paper_root), where=f"paper:{name}")
 
 
-__all__ = ["NUM_SPLITS", "PAPER_CONFIGS", "extra_eval_sets", "load_paper_config", "nest_dotted", "paper_params",
-           "resolve_paper", "zero_shot_dir", "zero_shot_split"]
+__all__ = ["NUM_SPLITS", "PAPER_CONFIGS", "extra_eval_sets", "load_paper_config", "missing_init", "nest_dotted",
+           "paper_params", "resolve_paper", "zero_shot_dir", "zero_shot_split"]

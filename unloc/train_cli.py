@@ -29,7 +29,7 @@ import yaml
 
 from unloc.config import ExperimentConfig, load_config, replace
 from unloc.configio import ConfigError
-from unloc.paper_configs import PAPER_CONFIGS, load_paper_config, nest_dotted
+from unloc.paper_configs import PAPER_CONFIGS, load_paper_config, missing_init, nest_dotted
 from unloc.train.distributed import is_main, under_torchrun
 
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # YAML 1.1 reads '1e-3' as a string
@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
+    if problem := missing_init(cfg):  # before any data is read or a process started
+        print(f"unloc train: error: {problem}", file=sys.stderr)
+        return 2
     from unloc.experiment import run_experiment  # lazy: the model and data stacks are heavy
 
     out = Path(args.out) if args.out else Path("runs") / cfg.name
