@@ -101,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
+    if args.dry_run:
+        from unloc.paper_dry_run import dry_run_text
+
+        print(dry_run_text(cfg, args.paper), end="")
+        return 0
     if problem := missing_init(cfg):  # before any data is read or a process started
         print(f"unloc train: error: {problem}", file=sys.stderr)
         return 2
@@ -133,6 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one config value (YAML), e.g. --set train.epochs=3; repeatable")
     parser.add_argument("--world-size", type=int, help="processes (GPUs) on this machine; under torchrun its own")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved config beside the official config's keys (for review) and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
