@@ -1,8 +1,11 @@
 """Model configuration: frozen dataclasses that hold the schema and the defaults of every UnLoc part (paper §3).
 
 Defaults are UnLoc-B as in the official ActivityNet TAL-B config (scenic/projects/unloc/configs, see
-reference/unloc-official.md §1.7): CLIP ViT-B/16 towers with the CLS token per frame, a 6-layer 512-wide fusion
-transformer, a 4-level ViTDet-style pyramid with stride 2, and shared 4-conv-layer heads with prior biases -5 / 2.
+reference/unloc-official.md §1.7): CLIP ViT-B/16 towers, a 6-layer 512-wide fusion transformer, a 4-level
+ViTDet-style pyramid with stride 2, and shared 4-conv-layer heads with prior biases -5 / 2. Three defaults keep this
+port's original choices, which the paper configs (`unloc/resources/paper.yaml`) replace by the official ones: the
+frame token ('cls', one shared CLIP CLS; official 'frame_cls' / 'gap'), the strided pyramid padding ('centred';
+official 'same') and the text projection ('learned' everywhere; official TAL-L / COIN-L: 'clip').
 `unloc_b()`, `unloc_l()` and `tiny()` return complete presets; change them with `dataclasses.replace`.
 `build.build_model` is the only place where these fields become constructor arguments.
 """

@@ -3,8 +3,9 @@
 Every video is fused with every text (class prompts for TAL and segmentation, captions for MR): b videos x q texts
 give b*q fusion passes of t + n tokens, run `chunk_size` pairs at a time so that 200 classes x 128 frames fit in
 memory; with `checkpoint_chunks` each chunk is recomputed in the backward pass, so training keeps one chunk's
-activations instead of all of them (the official TAL/COIN configs use remat for this). The late-fusion and text-free
-variants encode each video once. The model returns `HeadOutputs`; losses, targets and decoding live in tasks/ops.
+activations instead of all of them (the official TAL/COIN configs use remat for this). `pair_video_idx` fuses each
+text with one video only (official QVHighlights highlight detection). The late-fusion and text-free variants encode
+each video once. The model returns `HeadOutputs`; losses, targets and decoding live in tasks/ops.
 """
 
 from __future__ import annotations
