@@ -53,7 +53,8 @@ def test_configs_are_frozen():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: TowerConfig(frame_token="gap"), "frame_token"),
+        (lambda: TowerConfig(frame_token="avg"), "frame_token"),
+        (lambda: PyramidConfig(padding="valid"), "padding"),
         (lambda: FusionConfig(text_input="some"), "text_input"),
         (lambda: FusionConfig(mode="early"), "mode"),
         (lambda: FusionConfig(mode="no_text", num_classes=-1), "num_classes"),

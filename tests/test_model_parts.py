@@ -8,7 +8,7 @@ from torch import nn
 
 from unloc.model.fusion import FusionEncoder
 from unloc.model.heads import ConvBranch, LocalizationHead
-from unloc.model.layers import ConvNorm, DropPath, sinusoid_positions
+from unloc.model.layers import ConvNorm, DropPath, conv_pads, sinusoid_positions
 from unloc.model.pyramid import FeaturePyramid, NoPyramid, SimplePyramid
 
 D = 16
@@ -66,6 +66,45 @@ def test_depthwise_level_conv_output_i_is_centred_on_input_i_times_stride():
     out = conv(x, torch.ones(1, 7, dtype=torch.bool))
     assert out.shape == (1, 4, D)
     assert torch.allclose(out, conv.norm(x[:, ::2]), atol=1e-6)
+
+
+def test_conv_pads_hand_worked():
+    assert conv_pads(8, 2, "centred") == conv_pads(7, 2, "centred") == conv_pads(8, 1, "same") == (1, 1)
+    assert conv_pads(8, 2, "same") == (0, 1)  # (4 - 1) * 2 + 3 - 8 = 1: the smaller half (0) goes before
+    assert conv_pads(7, 2, "same") == (1, 1)  # (4 - 1) * 2 + 3 - 7 = 2
+    assert conv_pads(128, 2, "same") == (0, 1) and conv_pads(1, 2, "same") == (1, 1)
+    with pytest.raises(ValueError, match="padding='valid'"):
+        conv_pads(8, 2, "valid")
+
+
+def _centre_tap(conv: ConvNorm) -> ConvNorm:
+    """The level conv reduced to its centre tap and no LayerNorm: output i = input at the window centre."""
+    with torch.no_grad():
+        conv.conv.conv.weight.zero_()
+        conv.conv.conv.weight[:, 0, 1] = 1.0
+    conv.norm = nn.Identity()
+    return conv
+
+
+@pytest.mark.parametrize("t", [16, 12])
+def test_same_padding_chains_the_official_alignment(t):
+    """Flax 'SAME' on even lengths pads (0, 1): level l's output i sits at level-0 input i * 2^l + 2^l - 1."""
+    pyramid = SimplePyramid(4, num_levels=3, stride=2, padding="same")
+    for conv in pyramid.convs:
+        _centre_tap(conv)
+    fusion = FusionEncoder(width=4, layers=1, heads=1, mlp_dim=8).eval()
+    fusion.blocks = nn.ModuleList([_Identity()])
+    frames = torch.randn(1, t, 4)
+    levels, _ = pyramid(fusion, frames, torch.ones(1, t, dtype=torch.bool))
+    x0 = frames + sinusoid_positions(t, 4)
+    for level, got in enumerate(levels):
+        step = 2**level
+        assert torch.allclose(got, x0[:, step - 1::step], atol=1e-6)
+    centred = SimplePyramid(4, num_levels=3, stride=2)
+    for conv in centred.convs:
+        _centre_tap(conv)
+    for level, got in enumerate(centred(fusion, frames, torch.ones(1, t, dtype=torch.bool))[0]):
+        assert torch.allclose(got, x0[:, ::2**level], atol=1e-6)
 
 
 @pytest.mark.parametrize("t", [8, 9, 13])

@@ -17,7 +17,7 @@ import torch
 from tasks_common import make_batch, one_thread, video_fields  # noqa: F401  (one_thread: autouse)
 
 import unloc.model.build as build_module
-from unloc.config.paper import PAPER_CONFIGS, load_paper_config, nest_dotted
+from unloc.config.paper import PAPER_CONFIGS, load_paper_config, nest_dotted, zero_shot_split
 from unloc.config.strict import ConfigError
 from unloc.data.task_batch import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
@@ -50,21 +50,21 @@ class Row(NamedTuple):
 
 
 REFERENCE = {
-    "anet_tal_b": Row("ViT-B-16", "cls", 128, 512, 8, 2048, "vitdet", 4, 4, True, -5.0, 2.0, False, True, 16,
+    "anet_tal_b": Row("ViT-B-16", "frame_cls", 128, 512, 8, 2048, "vitdet", 4, 4, True, -5.0, 2.0, False, True, 16,
                       20, 2.5, "step", (18.0,), 10.0),
-    "anet_tal_l": Row("ViT-L-14", "mean", 160, 768, 12, 3072, "vitdet", 5, 4, True, -5.0, 2.0, False, True, 16,
+    "anet_tal_l": Row("ViT-L-14", "gap", 160, 768, 12, 3072, "vitdet", 5, 4, True, -5.0, 2.0, False, True, 16,
                       30, 5.0, "step", (35.0,), 1.0),
-    "anet_captions_b": Row("ViT-B-16", "cls", 128, 512, 8, 2048, "vitdet", 4, 3, False, 0.0, 2.0, True, False, 32,
-                           20, 2.5, "step", (25.0,), 10.0),
-    "anet_captions_l": Row("ViT-L-14", "mean", 128, 768, 12, 3072, "fpn", 4, 4, True, 0.0, 2.0, False, True, 16,
+    "anet_captions_b": Row("ViT-B-16", "frame_cls", 128, 512, 8, 2048, "vitdet", 4, 3, False, 0.0, 2.0, True, False,
+                           32, 20, 2.5, "step", (25.0,), 10.0),
+    "anet_captions_l": Row("ViT-L-14", "gap", 128, 768, 12, 3072, "fpn", 4, 4, True, 0.0, 2.0, False, True, 16,
                            40, 5.0, "step", (35.0,), 10.0),
-    "charades_b": Row("ViT-B-16", "cls", 128, 512, 8, 2048, "fpn", 4, 3, False, 0.0, 0.0, False, True, 16,
+    "charades_b": Row("ViT-B-16", "frame_cls", 128, 512, 8, 2048, "fpn", 4, 3, False, 0.0, 0.0, False, True, 16,
                       30, 5.0, "constant", (), 10.0),
-    "qvh_b": Row("ViT-B-16", "cls", 144, 512, 8, 2048, "vitdet", 4, 3, True, 0.0, 2.0, False, False, 32,
+    "qvh_b": Row("ViT-B-16", "frame_cls", 144, 512, 8, 2048, "vitdet", 4, 3, True, 0.0, 2.0, False, False, 32,
                  30, 2.5, "cosine", (), 10.0),
-    "qvh_l": Row("ViT-L-14", "cls", 144, 768, 12, 3072, "vitdet", 4, 3, True, 0.0, 2.0, True, False, 32,
+    "qvh_l": Row("ViT-L-14", "frame_cls", 144, 768, 12, 3072, "vitdet", 4, 3, True, 0.0, 2.0, True, False, 32,
                  30, 2.5, "cosine", (), 10.0),
-    "coin_l": Row("ViT-L-14", "mean", 512, 768, 12, 3072, "none", 1, 0, True, -6.6, 2.0, False, True, 16,
+    "coin_l": Row("ViT-L-14", "gap", 512, 768, 12, 3072, "none", 1, 0, True, -6.6, 2.0, False, True, 16,
                   55, 3.7879, "step", (50.0,), 10.0),
 }
 ANET_RANGES = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, None))
@@ -74,19 +74,22 @@ RANGES = {
     "qvh_b": ((0.0, 6.0), (6.0, 18.0), (18.0, 32.0), (32.0, None)),
     "qvh_l": ((0.0, 6.0), (6.0, 12.0), (12.0, 24.0), (24.0, None)), "coin_l": ((0.0, None),),
 }
-ZERO_SHOT = {"anet_tal_zs75_b": ("anet_tal_b", "split_75_25"), "anet_tal_zs50_b": ("anet_tal_b", "split_50_50"),
-             "anet_tal_zs75_l": ("anet_tal_l", "split_75_25"), "anet_tal_zs50_l": ("anet_tal_l", "split_50_50")}
+ZERO_SHOT = {"anet_tal_zs75_b": ("anet_tal_b", "zs75"), "anet_tal_zs50_b": ("anet_tal_b", "zs50"),
+             "anet_tal_zs75_l": ("anet_tal_l", "zs75"), "anet_tal_zs50_l": ("anet_tal_l", "zs50")}
+SPLIT_RUNS = {f"{name}_split{k}" for name in ZERO_SHOT for k in range(1, 10)}  # the same configs on splits 1..9
+PRETRAINING = {"kinetics700_b", "kinetics700_l"}  # tests/test_paper_kinetics.py
 
 
 def test_the_file_names_every_official_config_and_the_zero_shot_variants():
-    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT)
+    assert set(PAPER_CONFIGS) == set(REFERENCE) | set(ZERO_SHOT) | SPLIT_RUNS | PRETRAINING
 
 
-@pytest.mark.parametrize("name", PAPER_CONFIGS)
+@pytest.mark.parametrize("name", [n for n in PAPER_CONFIGS if n not in SPLIT_RUNS])
 def test_every_config_loads_strictly_with_the_shared_official_recipe(name):
     cfg = load_paper_config(name)
     assert cfg.name == name and cfg.seed == 0
     assert cfg.model.tower.pretrained == "openai" and cfg.model.fusion.layers == 6
+    assert cfg.model.pyramid.padding == "same"  # the official Flax alignment of the strided pyramid convs
     t = cfg.train
     assert (t.global_batch_size, t.base_lr, t.optimizer, t.momentum, t.weight_decay, t.clip_grad_norm, t.precision,
             t.step_gamma) == (64, 0.01, "sgd", 0.9, 0.0, 1.0, "fp32", 0.1)
@@ -117,10 +120,13 @@ def test_numbers_match_the_reference_tables(name):
         assert m.pyramid.fpn_layers == (2, 3, 4, 5)
     jitter = (0.9, 1.33) if cfg.task.kind in ("tal", "seg") else None  # "RA+jitter" configs
     assert cfg.data.image.scale_jitter == jitter and cfg.data.image.crop_size == 224
+    assert m.text_projection == ("clip" if name in ("anet_tal_l", "coin_l") else "learned")  # fixed class embeddings
     assert cfg.data.max_segments == {"tal": 24, "seg": 28}.get(cfg.task.kind, 12 if name.startswith("qvh") else 24)
 
 
 def test_dataset_specific_details():
+    for name in PAPER_CONFIGS:  # QVHighlights: official highlight detection; other MR: in-batch negatives
+        assert load_paper_config(name).task.mr_pairs == ("own" if name.startswith("qvh") else "batch")
     assert load_paper_config("anet_captions_b").data.mr_items == "video"  # one random caption per video
     assert load_paper_config("charades_b").data.mr_items == "query"  # 12408 examples = queries
     coin = load_paper_config("coin_l")
@@ -142,7 +148,7 @@ def test_schedules_in_steps_match_the_official_step_counts():
 def test_zero_shot_variants_are_their_base_plus_a_class_split(name):
     base, split = ZERO_SHOT[name]
     cfg, ref = load_paper_config(name), load_paper_config(base)
-    assert cfg.data.class_split == f"data/paper/activitynet13/zero_shot/{split}.json"
+    assert cfg.data.class_split == str(zero_shot_split(split, 0))  # the packaged canonical split 0
     assert cfg.model == ref.model and cfg.train == ref.train and cfg.task == ref.task
 
 
@@ -151,7 +157,7 @@ def test_paper_root_moves_every_data_path_and_overrides_nest():
                             model={"tower": {"pretrained": None}})
     assert cfg.data.train.annotations == "/datasets/u/activitynet13/activity_net.v1-3.min.json"
     assert cfg.data.video_root == "/datasets/u/activitynet13/videos"
-    assert cfg.data.class_split == "/datasets/u/activitynet13/zero_shot/split_75_25.json"
+    assert cfg.data.class_split == str(zero_shot_split("zs75", 0))  # packaged, not under the data root
     assert cfg.train.world_size == 8 and cfg.model.tower.pretrained is None and cfg.model.tower.arch == "ViT-B-16"
 
 
@@ -229,10 +235,12 @@ def _check_step(name: str, frames: int | None) -> None:
     assert math.isfinite(float(out["loss"].detach())) and math.isfinite(float(norm)) and float(norm) > 0
     assert model.image_tower.out_dim == {"ViT-B-16": 768, "ViT-L-14": 1024}[row.arch]
     assert model.text_tower.out_dim == {"ViT-B-16": 512, "ViT-L-14": 768}[row.arch]
+    assert isinstance(model.text_proj, torch.nn.Identity) == (cfg.model.text_projection == "clip")
     assert model.pyramid.num_levels == row.levels and model.image_proj.out_features == row.width
     assert model.image_tower.visual.transformer.grad_checkpointing == cfg.model.checkpoint_towers
+    unused = {id(model.image_tower.visual.class_embedding)}  # CLIP's shared CLS: the official tokens never read it
     for tower, frozen in ((model.image_tower, row.freeze_image), (model.text_tower, row.freeze_text)):
-        assert all(p.requires_grad != frozen for p in tower.parameters())
+        assert all(p.requires_grad != frozen for p in tower.parameters() if id(p) not in unused)
     # the text tower ran on prompts or captions: trainable, it has gradients; frozen, none at all
     text_grads = [p.grad for p in model.text_tower.parameters()]
     assert all(g is None for g in text_grads) if row.freeze_text else any(g is not None for g in text_grads)
@@ -245,7 +253,8 @@ def _check_step(name: str, frames: int | None) -> None:
 B_FIRST = sorted(REFERENCE, key=lambda n: (n.endswith("_l"), n))
 
 
-FAST = ("anet_tal_b", "charades_b", "coin_l")  # TAL + ViT-B, MR + FPN, segmentation + ViT-L; the rest take minutes
+FAST = ("anet_tal_b", "charades_b", "coin_l", "qvh_b")  # TAL + ViT-B, MR + FPN, segmentation + ViT-L, QVH's own
+# pairs; the rest take minutes
 
 
 @pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in B_FIRST])

@@ -140,3 +140,44 @@ def test_two_ranks_fuse_their_videos_with_every_caption_of_the_global_batch():
     # each rank normalises its focal sum over its (1 video x 3 captions x T) triples; their mean is the global loss
     assert np.mean([r["cls_loss"] for r in ranks]) == pytest.approx(full["cls_loss"].item(), rel=1e-5)
     assert sum(r["num_pos"] for r in ranks) == full["num_pos"].item()
+
+
+def test_own_pairs_is_the_official_qvhighlights_objective():
+    """mr_pairs='own': each caption fused with its own video only, one class, focal / (pairs x positions)."""
+    torch.manual_seed(0)
+    captions = [("a", 1, [(1.0, 2.0), (3.0, 3.5)], 1), ("b", 0, [(0.0, 3.0)], 2), ("c", 1, [(0.5, 1.0)], 3)]
+    batch = mr_batch(torch.randn(2, 8, FEATURE_DIM), captions, [0.5, 0.25], ["v0", "v1"])
+    cfg = TaskConfig(kind="mr", regression_ranges=RANGES_3, mr_pairs="own")
+    model = tiny_model().eval()
+    out = MomentRetrieval(cfg).step(model, batch)
+    focal, num_pos = 0.0, 0
+    for j, (_, owner, spans, _) in enumerate(captions):  # reference: one forward per (own video, caption) pair
+        logits = model(batch.video[owner:owner + 1], batch.text[j:j + 1]).concat()[0]  # (1, 1, 14)
+        spu = batch.sec_per_unit[owner].item()
+        segments = torch.tensor(spans, dtype=torch.float32)[None] / spu
+        targets = assign_targets(segments, torch.zeros(1, len(spans), dtype=torch.long), num_classes=1, t=8,
+                                 strides=(1, 2, 4), regression_ranges=((0, 4), (4, 8), (8, float("inf"))))
+        focal += torchvision.ops.sigmoid_focal_loss(logits, targets.cls_targets, alpha=0.25, gamma=2.0,
+                                                    reduction="sum").item()
+        num_pos += int(targets.cls_targets.sum())
+    assert out["cls_loss"].item() == pytest.approx(focal / (3 * 14), rel=1e-5)  # 3 pairs x 14 positions, no negatives
+    assert out["num_pos"].item() == num_pos > 0
+    batch_pairs = MomentRetrieval(TaskConfig(kind="mr", regression_ranges=RANGES_3)).step(model, batch)
+    assert batch_pairs["num_pos"].item() == num_pos  # same positives; 'batch' adds the negative pairs
+    assert batch_pairs["cls_loss"].item() != pytest.approx(out["cls_loss"].item(), rel=1e-3)
+
+
+def test_paired_forward_is_the_diagonal_of_the_all_pairs_forward():
+    torch.manual_seed(1)
+    model = tiny_model().eval()
+    model.chunk_size = 2  # pairs split over chunks
+    video, text = torch.randn(2, 8, FEATURE_DIM), tokenizer()(["a", "b", "c"])
+    owner = torch.tensor([1, 0, 1])
+    full, paired = model(video, text), model(video, text, pair_video_idx=owner)
+    for level in range(3):
+        assert paired.logits[level].shape == (3, 1, full.logits[level].shape[2])
+        torch.testing.assert_close(paired.logits[level][:, 0], full.logits[level][owner, torch.arange(3)])
+        torch.testing.assert_close(paired.offsets[level][:, 0], full.offsets[level][owner, torch.arange(3)])
+        assert torch.equal(paired.masks[level], full.masks[level][owner])
+    with pytest.raises(ValueError, match="one video per text"):
+        model(video, text, pair_video_idx=torch.tensor([0, 1]))

@@ -113,7 +113,8 @@ def test_paper_config_prints_with_root_overrides_and_world_size(capsys):
     assert code == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["name"] == "anet_tal_zs50_l" and cfg["model"]["tower"]["arch"] == "ViT-L-14"
-    assert cfg["data"]["class_split"] == "/data/u/activitynet13/zero_shot/split_50_50.json"
+    assert cfg["data"]["class_split"].endswith("unloc/resources/zero_shot/zs50_split_0.json")  # packaged splits
+    assert cfg["data"]["train"]["annotations"] == "/data/u/activitynet13/activity_net.v1-3.min.json"
     assert (cfg["train"]["world_size"], cfg["train"]["precision"]) == (8, "bf16")
     assert main(["train", "--paper", "qvh_b", "--stage", "x", "--print-config"]) == 2
 

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from unloc.config import ExperimentConfig, load_config, replace
-from unloc.config.paper import PAPER_CONFIGS, load_paper_config, nest_dotted
+from unloc.config.paper import PAPER_CONFIGS, load_paper_config, missing_init, nest_dotted
 from unloc.config.strict import ConfigError
 from unloc.train import NonFiniteLossError, ResumeError
 from unloc.train.distributed import is_main, under_torchrun
@@ -103,6 +103,14 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
+    if args.dry_run:
+        from unloc.config.dry_run import dry_run_text
+
+        print(dry_run_text(cfg, args.paper), end="")
+        return 0
+    if problem := missing_init(cfg):  # before any data is read or a process started
+        print(f"unloc train: error: {problem}", file=sys.stderr)
+        return 2
     from unloc.run.experiment import run_experiment  # lazy: the model and data stacks are heavy
 
     out = Path(args.out) if args.out else Path("runs") / cfg.name
@@ -114,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
         hint = " (--resume-or-start starts from scratch when there is none)" if missing else ""
         print(f"unloc train: error: {err}{hint}", file=sys.stderr)
         return 2
+    if args.paper and is_main():  # further evaluation sets of the paper config (ActivityNet Captions val_1)
+        from unloc.run.paper_eval import evaluate_extra_sets
+
+        result.metrics.update(evaluate_extra_sets(args.paper, out, paper_root=args.paper_root))
     if is_main():
         print(f"run directory: {out}", file=sys.stderr)
         print(json.dumps(_finite(result.metrics), indent=2, sort_keys=True))
@@ -139,6 +151,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one config value (YAML), e.g. --set train.epochs=3; repeatable")
     parser.add_argument("--world-size", type=int, help="processes (GPUs) on this machine; under torchrun its own")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved config beside the official config's keys (for review) and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -46,6 +46,15 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     init: InitConfig = field(default_factory=InitConfig)
 
+    def __post_init__(self) -> None:
+        if self.task.kind == "mr" and self.task.mr_pairs == "batch" and self.train.grad_accum_steps > 1:
+            raise ValueError("train.grad_accum_steps > 1 with moment retrieval: its in-batch negatives and loss "
+                             "normaliser would cover one micro-step, not the global batch; use grad_accum_steps 1 "
+                             "(fit memory with model.chunk_size / checkpoint_chunks, or more ranks)")
+        if self.data.feature_cache and self.model.tower.freeze_image and self.model.tower.frame_token == "frame_cls":
+            raise ValueError("data.feature_cache with frame_token 'frame_cls': per-frame CLS tokens depend on the "
+                             "frame's position in the clip, so frames cannot be cached one by one; unset the cache")
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(to_dict(self), sort_keys=False)
 

@@ -107,7 +107,7 @@ def frame_sampling(cfg: TaskDataConfig, train: bool) -> LinspaceSampling | FpsSa
 def frame_transform(cfg: TaskDataConfig, train: bool) -> FrameTransform:
     image = cfg.image
     return FrameTransform(crop_size=image.crop_size, short_side=image.short_side, train=train,
-                          flip_prob=image.flip_prob, scale_jitter=image.scale_jitter)
+                          flip_prob=image.flip_prob, scale_jitter=image.scale_jitter, rand_augment=image.rand_augment)
 
 
 def open_feature_cache(cfg: TaskDataConfig, tower, sampling) -> FeatureCache:

@@ -40,14 +40,19 @@ class SamplingConfig:
 @dataclass(frozen=True)
 class ImageConfig:
     """Frame preprocessing (official dmvr pipeline): shorter side to `short_side`, square crop of `crop_size` (the
-    image tower's input size), random crop + flip in training, optional scale jitter (TAL configs: (0.9, 1.33))."""
+    image tower's input size), random crop + flip in training, optional scale jitter (TAL configs: (0.9, 1.33)) and
+    clip-wide RandAugment (num_ops, magnitude 0..10; TAL and COIN configs: (3, 10); `unloc.data.transforms`)."""
 
     crop_size: int = 224
     short_side: int = 256
     flip_prob: float = 0.5
     scale_jitter: tuple[float, float] | None = None
+    rand_augment: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.rand_augment is not None and (len(self.rand_augment) != 2 or self.rand_augment[0] < 0
+                                              or not 0 <= self.rand_augment[1] <= 10):
+            raise ValueError(f"rand_augment={self.rand_augment} must be (num_ops >= 0, magnitude 0..10)")
         if self.short_side < self.crop_size or not 0 <= self.flip_prob <= 1:
             raise ValueError(f"need short_side >= crop_size and 0 <= flip_prob <= 1, got {self}")
 

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def _image_tower(clip_model: nn.Module, cfg: TowerConfig) -> ImageTower:
     mean, std = preprocess_stats(clip_model)
-    return ImageTower(clip_model.visual, frame_token=cfg.frame_token, frozen=cfg.freeze_image, mean=mean, std=std)
+    return ImageTower(clip_model.visual, frame_token=cfg.frame_token, frozen=cfg.freeze_image, mean=mean, std=std,
+                      frame_positions=cfg.frame_positions)
 
 
 def build_image_tower(tower_cfg: TowerConfig) -> ImageTower:
@@ -41,7 +42,7 @@ def build_pyramid(cfg: PyramidConfig, dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoPyramid(dim)
     if cfg.kind == "vitdet":
-        return SimplePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride)
+        return SimplePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride, padding=cfg.padding)
     return FeaturePyramid(dim, num_levels=cfg.num_levels, stride=cfg.stride, fpn_layers=tuple(cfg.fpn_layers))
 
 
@@ -64,8 +65,12 @@ def build_model(cfg: ModelConfig) -> UnLoc:
         if cfg.text_tower:
             text_model = create_clip(cfg.text_tower).text
             text_model.set_grad_checkpointing(cfg.checkpoint_towers)
-        text_tower = TextTower(text_model, frozen=text_cfg.freeze_text)
-        text_proj = nn.Linear(text_tower.out_dim, width, bias=False)
+        clip_proj = cfg.text_projection == "clip"
+        text_tower = TextTower(text_model, frozen=text_cfg.freeze_text, project=clip_proj)
+        if clip_proj and text_tower.out_dim != width:
+            raise ValueError(f"text_projection 'clip': CLIP's text embeddings have {text_tower.out_dim} dims, the "
+                             f"fusion {width}; use text_projection 'learned'")
+        text_proj = nn.Identity() if clip_proj else nn.Linear(text_tower.out_dim, width, bias=False)
     relevancy_dim = {"mid": 1, "late": width, "no_text": fusion_cfg.num_classes}[fusion_cfg.mode]
     segmentation = cfg.head.task == "segmentation"
     return UnLoc(

@@ -1,8 +1,11 @@
 """Model configuration: frozen dataclasses that hold the schema and the defaults of every UnLoc part (paper §3).
 
 Defaults are UnLoc-B as in the official ActivityNet TAL-B config (scenic/projects/unloc/configs, see
-reference/unloc-official.md §1.7): CLIP ViT-B/16 towers with the CLS token per frame, a 6-layer 512-wide fusion
-transformer, a 4-level ViTDet-style pyramid with stride 2, and shared 4-conv-layer heads with prior biases -5 / 2.
+reference/unloc-official.md §1.7): CLIP ViT-B/16 towers, a 6-layer 512-wide fusion transformer, a 4-level
+ViTDet-style pyramid with stride 2, and shared 4-conv-layer heads with prior biases -5 / 2. Three defaults keep this
+port's original choices, which the paper configs (`unloc/resources/paper.yaml`) replace by the official ones: the
+frame token ('cls', one shared CLIP CLS; official 'frame_cls' / 'gap'), the strided pyramid padding ('centred';
+official 'same') and the text projection ('learned' everywhere; official TAL-L / COIN-L: 'clip').
 `unloc_b()`, `unloc_l()` and `tiny()` return complete presets; change them with `dataclasses.replace`.
 `build.build_model` is the only place where these fields become constructor arguments.
 """
@@ -13,11 +16,13 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAME_TOKENS = ("cls", "mean")
+FRAME_TOKENS = ("cls", "mean", "frame_cls", "gap")
 TEXT_INPUTS = ("one", "all")
 FUSION_MODES = ("mid", "late", "no_text")
 PYRAMID_KINDS = ("none", "vitdet", "fpn")
+CONV_PADDINGS = ("centred", "same")  # = unloc.model.layers.CONV_PADDINGS
 HEAD_TASKS = ("localization", "segmentation")
+TEXT_PROJECTIONS = ("learned", "clip")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -38,13 +43,18 @@ class TowerConfig:
 
     arch: str | dict = "ViT-B-16"  # official: 'B/16x1' image tower, CLIP text tower (reference §1.2-1.3)
     pretrained: str | None = "openai"
-    frame_token: str = "cls"  # B configs: CLS after ln_post; L configs: 'mean' of patch tokens (GAP)
+    frame_token: str = "cls"  # 'cls' / 'mean': one shared CLIP CLS (its output, or the patch mean with CLS in the
+    # sequence); official: 'frame_cls' (B: a learnable CLS per frame position) and 'gap' (L: patch mean, no CLS)
+    frame_positions: int = 0  # 'frame_cls' only: learnable CLS tokens (clips of other lengths interpolate them)
     freeze_image: bool = False  # ANet TAL-B trains the video tower ...
     freeze_text: bool = True  # ... and freezes the text tower (reference §4)
     context_length: int = 16  # tokens per text: 16 for class names, 32 for captions (reference §1.3)
 
     def __post_init__(self) -> None:
         _check_choice("frame_token", self.frame_token, FRAME_TOKENS)
+        if (self.frame_token == "frame_cls") != (self.frame_positions > 0):
+            raise ValueError(f"frame_positions={self.frame_positions}: frame_token 'frame_cls' needs >= 1 (the "
+                             "official configs: their frame count), other frame tokens 0")
         if not isinstance(self.arch, (str, dict)):
             raise TypeError(f"arch must be an open_clip model name or a config dict, got {type(self.arch).__name__}")
         if self.context_length < 2:
@@ -90,15 +100,20 @@ class PyramidConfig:
 
     'none': one level (stride 1) with a final LayerNorm; 'vitdet': strided depthwise convs chained from the last fusion
     layer; 'fpn': levels taken after the fusion layers `fpn_layers`, max-pooled between them, with a top-down path.
+    `padding` of the strided 'vitdet' convs: 'centred' = output i centred on input i * stride, on its anchor (ours);
+    'same' = Flax 'SAME' as the official code, (0, 1) on even lengths, so level l's output i is centred at
+    i * 2^l + 2^l - 1 while its anchor stays i * 2^l (the paper configs; `unloc.model.layers`).
     """
 
     kind: str = "vitdet"  # official 'simple_pyramid'
     num_levels: int = 4  # T=128 -> 128/64/32/16
     stride: int = 2
     fpn_layers: tuple[int, ...] = (2, 3, 4, 5)  # 0-based fusion layer indices, one per level (fpn only)
+    padding: str = "centred"  # strided convs: 'centred' (anchor-aligned) or 'same' (official Flax alignment)
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, PYRAMID_KINDS)
+        _check_choice("padding", self.padding, CONV_PADDINGS)
         if self.stride < 2 or self.num_levels < 1:
             raise ValueError(f"pyramid needs stride >= 2 and num_levels >= 1, got {self}")
         if self.kind == "none" and self.num_levels != 1:
@@ -144,10 +159,16 @@ class ModelConfig:
     chunk_size: int = 0
     checkpoint_chunks: bool = False  # official TAL/COIN use remat for the same reason (reference §1.2)
     checkpoint_towers: bool = False  # recompute the CLIP towers' blocks in backward (official remat_block, TAL/COIN)
+    text_projection: str = "learned"  # 'learned': a fresh bias-free linear layer into the fusion width (official B
+    # and MR configs); 'clip': no new layer, CLIP's own text embedding enters the fusion as it is (official TAL-L and
+    # COIN-L read fixed precomputed class embeddings; needs CLIP's embedding size = fusion width, e.g. ViT-L-14: 768)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 0:
             raise ValueError(f"chunk_size={self.chunk_size} must be >= 0")
+        _check_choice("text_projection", self.text_projection, TEXT_PROJECTIONS)
+        if self.text_projection == "clip" and self.fusion.mode == "no_text":
+            raise ValueError("text_projection 'clip' needs a text path: fusion mode 'mid' or 'late'")
         if self.pyramid.kind == "fpn" and self.pyramid.fpn_layers[-1] != self.fusion.layers - 1:
             raise ValueError(
                 f"fpn_layers={self.pyramid.fpn_layers} must end at the last fusion layer ({self.fusion.layers - 1})"

@@ -1,10 +1,14 @@
 """Small building blocks shared by the fusion encoder, the pyramid and the heads (paper §3.2-3.3).
 
 Numerics follow the official Flax code (reference §1.4-1.6): LayerNorm eps 1e-6, fixed 1D sin/cos positions with
-timescale 1e4, stochastic depth per example, Conv1d with 'same' padding whose output i is centred on input i * stride
-(so it lines up with the anchor i * stride of the ops contract), and lecun-normal conv weights. Masks are True = valid;
-invalid positions are zeroed before every temporal conv so that padding frames act exactly like the zero padding at the
-end of a shorter video.
+timescale 1e4, stochastic depth per example and lecun-normal conv weights. The padding of strided temporal convs is a
+choice (`CONV_PADDINGS`): 'centred' pads one position on both sides, so output i is centred on input i * stride and lines
+up with the anchor i * stride of the ops contract (this port's default); 'same' is Flax/TF 'SAME' as the official code
+uses it: the total padding max((n_out - 1) * stride + 3 - t, 0) is split with the smaller half before, i.e. (0, 1) for
+stride 2 on an even length, so output i is centred on input i * 2 + 1 while the official anchors stay at i * 2 (chained
+over levels: level l's output i is centred at i * 2^l + 2^l - 1 in level-0 units). Stride-1 convs pad (1, 1) in both
+modes. Masks are True = valid; invalid positions are zeroed before every temporal conv so that padding frames act
+exactly like the zero padding at the end of a shorter video.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 LN_EPS = 1e-6  # flax LayerNorm default (CLIP's towers use 1e-5)
+CONV_PADDINGS = ("centred", "same")
 
 
 def layer_norm(dim: int) -> nn.LayerNorm:
@@ -64,31 +70,43 @@ class DropPath(nn.Module):
         return x * x.new_empty(shape).bernoulli_(keep) / keep
 
 
-class TemporalConv(nn.Module):
-    """Conv1d with kernel 3 over time, 'same' padding, on (b, t, d) features with a validity mask.
+def conv_pads(t: int, stride: int, padding: str, kernel: int = 3) -> tuple[int, int]:
+    """(before, after) zero padding of a length-t input so that the conv gives ceil(t / stride) outputs."""
+    if padding not in CONV_PADDINGS:
+        raise ValueError(f"padding={padding!r} is not one of {CONV_PADDINGS}")
+    if padding == "centred" or stride == 1:
+        return kernel // 2, kernel // 2
+    total = max((-(-t // stride) - 1) * stride + kernel - t, 0)
+    return total // 2, total - total // 2
 
-    With stride s the output has ceil(t / s) positions and output i is centred on input i * s.
+
+class TemporalConv(nn.Module):
+    """Conv1d with kernel 3 over time on (b, t, d) features with a validity mask; ceil(t / stride) outputs.
+
+    `padding` 'centred': output i is centred on input i * stride; 'same': Flax/TF 'SAME' (module docstring).
     """
 
-    def __init__(self, dim: int, *, stride: int = 1, depthwise: bool = False) -> None:
+    def __init__(self, dim: int, *, stride: int = 1, depthwise: bool = False, padding: str = "centred") -> None:
         super().__init__()
-        self.stride = stride
-        self.conv = nn.Conv1d(dim, dim, kernel_size=3, stride=stride, padding=1, groups=dim if depthwise else 1)
+        conv_pads(1, stride, padding)  # validates `padding`
+        self.stride, self.padding = stride, padding
+        self.conv = nn.Conv1d(dim, dim, kernel_size=3, stride=stride, padding=0, groups=dim if depthwise else 1)
         lecun_normal_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Args: x (b, t, d), mask (b, t). Returns: (b, ceil(t / stride), d)."""
         x = rearrange(zero_invalid(x, mask), "b t d -> b d t")
+        x = F.pad(x, conv_pads(x.shape[-1], self.stride, self.padding))
         return rearrange(self.conv(x), "b d t -> b t d")
 
 
 class ConvNorm(nn.Module):
     """A pyramid level's output layer: depthwise TemporalConv -> LayerNorm (official simple_pyramid / fpn)."""
 
-    def __init__(self, dim: int, stride: int = 1) -> None:
+    def __init__(self, dim: int, stride: int = 1, padding: str = "centred") -> None:
         super().__init__()
-        self.conv = TemporalConv(dim, stride=stride, depthwise=True)
+        self.conv = TemporalConv(dim, stride=stride, depthwise=True, padding=padding)
         self.norm = layer_norm(dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -4,10 +4,11 @@ A pyramid drives the fusion encoder and returns per-level features and masks; le
 ceil(t / stride**l) positions (the ops contract). `NoPyramid` is one level with a final LayerNorm (the official
 `transformer` encoder, used for segmentation). `SimplePyramid` (ViTDet-like, official `simple_pyramid`) runs all
 fusion blocks, then level 0 = depthwise conv k3 -> LayerNorm and level l = strided depthwise conv k3 of level l-1 ->
-LayerNorm. `FeaturePyramid` (official `fpn`) stores the frame tokens after chosen fusion blocks and max-pools them
-(text tokens kept) before the next blocks run, then adds nearest-upsampled coarser levels top-down and ends each level
-with a depthwise conv k3 -> LayerNorm. Padded frames never reach a valid position: they are excluded from attention
-and pooling and zeroed before every conv.
+LayerNorm; its strided convs pad 'centred' (ours) or 'same' (official; see `unloc.model.layers`). `FeaturePyramid`
+(official `fpn`) stores the frame tokens after chosen fusion blocks and max-pools them (text tokens kept) before the
+next blocks run, then adds nearest-upsampled coarser levels top-down and ends each level with a depthwise conv k3 ->
+LayerNorm. Padded frames never reach a valid position: they are excluded from attention and pooling and zeroed before
+every conv.
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ class NoPyramid(_Pyramid):
 class SimplePyramid(_Pyramid):
     """ViTDet-style pyramid chained from the last fusion block with strided depthwise convs."""
 
-    def __init__(self, dim: int, *, num_levels: int, stride: int) -> None:
+    def __init__(self, dim: int, *, num_levels: int, stride: int, padding: str = "centred") -> None:
         super().__init__(num_levels, stride)
-        self.convs = nn.ModuleList(ConvNorm(dim, stride=1 if level == 0 else stride) for level in range(num_levels))
+        self.convs = nn.ModuleList(ConvNorm(dim, stride=1 if level == 0 else stride, padding=padding)
+                                   for level in range(num_levels))
 
     def levels(self, fusion: FusionEncoder, inputs: FusionInputs, masks: list[torch.Tensor]) -> list[torch.Tensor]:
         x = fusion(*inputs)  # (b, t, d)

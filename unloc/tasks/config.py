@@ -17,6 +17,7 @@ from unloc.ops.losses import BOX_LOSSES
 from unloc.ops.nms import NMS_METHODS
 
 TASK_KINDS = ("tal", "mr", "seg", "video_pretrain")
+MR_PAIRS = ("batch", "own")
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -63,12 +64,17 @@ class TaskConfig:
     # validation) or 'ensemble' (average raw outputs over all templates, the paper's prompt ensembling)
     background_threshold: float = 0.0  # segmentation: a frame whose best logit is <= this is background (p = 0.5)
     saliency: bool = True  # MR predictions carry QVHighlights per-2-s-clip saliency scores
+    mr_pairs: str = "batch"  # MR training pairs: 'batch' = every caption of the global batch with every video
+    # (official moment retrieval: in-batch negatives, focal normalised over (video, caption, position) triples);
+    # 'own' = each caption with its own video only (official QVHighlights highlight detection: one class, no
+    # negatives, focal normalised over (pair, position))
     nms: NmsConfig = field(default_factory=NmsConfig)
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, TASK_KINDS)
         _check_choice("box_loss", self.box_loss, BOX_LOSSES)
         _check_choice("prompt_mode", self.prompt_mode, EVAL_MODES)
+        _check_choice("mr_pairs", self.mr_pairs, MR_PAIRS)
         ranges = tuple((float(lo), None if hi is None else float(hi)) for lo, hi in self.regression_ranges)
         if not ranges:
             raise ValueError("regression_ranges needs one (lo, hi) pair per pyramid level")
@@ -85,4 +91,4 @@ class TaskConfig:
         return tuple((lo, math.inf if hi is None else hi) for lo, hi in self.regression_ranges)
 
 
-__all__ = ["TASK_KINDS", "NmsConfig", "TaskConfig"]
+__all__ = ["MR_PAIRS", "TASK_KINDS", "NmsConfig", "TaskConfig"]

@@ -1,14 +1,18 @@
 """Moment retrieval: every video against every caption of the global batch (paper §3, §4.1; reference §2.1, §2.3).
 
-Training fuses each video with every caption of the batch and, under data parallelism, of every rank: the caption
-token ids (not features) are gathered, as the official code gathers its text tokens, so each rank runs the text tower
-on all captions and DDP averages the tower's gradients. The target of pair (video i, caption j) is caption j's
-windows when caption j describes video i (compared by video id, so two captions of one video, or one video twice in
-the batch, are never false negatives), else all-negative. The focal loss is normalised over all valid (video,
-caption, position) triples (official `all_gather_loss`); the box loss only sees positives, which exist only in
-matching pairs; under DDP each rank averages the box loss over its own positives and the trainer averages the ranks
-(the official code takes one global mean, equal when ranks hold as many positives). Prediction runs each video with
-its own captions, Soft-NMS per caption, and QVHighlights saliency.
+Training (`TaskConfig.mr_pairs='batch'`, official moment retrieval) fuses each video with every caption of the batch
+and, under data parallelism, of every rank: the caption token ids (not features) are gathered, as the official code
+gathers its text tokens, so each rank runs the text tower on all captions and DDP averages the tower's gradients. The
+target of pair (video i, caption j) is caption j's windows when caption j describes video i (compared by video id, so
+two captions of one video, or one video twice in the batch, are never false negatives), else all-negative. The focal
+loss is normalised over all valid (video, caption, position) triples (official `all_gather_loss`); the box loss only
+sees positives, which exist only in matching pairs; under DDP each rank averages the box loss over its own positives
+and the trainer averages the ranks (the official code takes one global mean, equal when ranks hold as many
+positives). The negatives and the normaliser are those of one micro-step, so gradient accumulation would shrink them:
+`ExperimentConfig` refuses `grad_accum_steps > 1` with 'batch' pairs. `mr_pairs='own'` is the official QVHighlights
+objective (highlight detection): each caption is fused with its own video only, as one class, and the focal loss is
+normalised over the (pair, position) cells, like temporal localization with one class. Prediction runs each video
+with its own captions, Soft-NMS per caption, and QVHighlights saliency.
 """
 
 from __future__ import annotations
@@ -103,12 +107,24 @@ class MomentRetrieval:
         self.cfg = cfg
 
     def step(self, model: nn.Module, batch: TaskBatch) -> dict[str, torch.Tensor]:
-        """Loss over all (video, caption) pairs of the global batch."""
+        """Loss over all (video, caption) pairs of the global batch, or over each caption's own pair ('own')."""
+        if self.cfg.mr_pairs == "own":
+            return self._own_pairs_step(model, batch)
         text, owners, windows, windows_mask = gather_captions(batch)
         outputs = model(batch.video, text, batch.video_mask)  # logits (b, Q, t_l)
         segments, labels = pair_segments(batch.video_ids, owners, windows, windows_mask, batch.sec_per_unit,
                                          batch.t0_sec)
         return localization_step(outputs, segments, labels, len(owners), self.cfg, per_query_normalizer=True)
+
+    def _own_pairs_step(self, model: nn.Module, batch: TaskBatch) -> dict[str, torch.Tensor]:
+        """Each caption with its own video (no negatives): one class, targets its own windows."""
+        owner = batch.text_video_idx
+        outputs = model(batch.video, batch.text, batch.video_mask, pair_video_idx=owner)  # logits (Q, 1, t_l)
+        spu = batch.sec_per_unit[owner.to(batch.sec_per_unit.device)].to(batch.windows_sec)[:, None, None]
+        t0 = batch.t0_sec[owner.to(batch.t0_sec.device)].to(batch.windows_sec)[:, None, None]
+        segments = sec_to_units(batch.windows_sec, spu, t0).float()  # (Q, m, 2) in the owner's level-0 units
+        labels = torch.where(batch.windows_mask, 0, -1)  # (Q, m): class 0 = relevant, -1 = padding
+        return localization_step(outputs, segments, labels, 1, self.cfg)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, batch: TaskBatch) -> list[dict]:
