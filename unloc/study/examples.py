@@ -10,7 +10,11 @@ import numpy as np
 
 from unloc.data.formats import read_annotations
 from unloc.data.paths import resolve_videos
+from unloc.eval import predicted_labels, read_segmentation_ground_truth
+from unloc.eval.segmentation_inputs import read_class_list
 from unloc.infer.timeline import plot_timeline
+from unloc.run.evaluate import eval_annotations
+from unloc.study.figures.classes import confusion_matrix
 
 
 def _eval_set(cfg):
@@ -56,6 +60,27 @@ def plot_run_example(run_dir: str | Path, cfg, out_png: str | Path, index: int =
     else:
         raise ValueError(f"no timeline for task kind {kind!r}")
     return plot_timeline(path, preds, out_png, ground_truth=truth, title=f"{cfg.name}: {video_id}")
+
+
+def segmentation_confusion(run_dir: str | Path, cfg) -> tuple[np.ndarray, list[str]]:
+    """Frame counts of (true, predicted) step over the run's evaluation videos, on the evaluator's own frame grid and
+    class order; label 0 is background. Returns the matrix and its labels ("background", then the step names)."""
+    run = Path(run_dir)
+    gt_path, split = eval_annotations(cfg)
+    taxonomy = gt_path.parent / "taxonomy_target_action_mapping.csv"
+    classes = read_class_list(taxonomy) if taxonomy.is_file() else None
+    truth = read_segmentation_ground_truth(gt_path, fps=cfg.data.sampling.fps, split=split, classes=classes)
+    names = json.loads((run / "classes.json").read_text())["eval"]
+    true, predicted = [], []
+    with np.load(run / "predictions.npz", allow_pickle=False) as scores:
+        for video_id, labels in truth.labels.items():
+            if video_id in scores.files:
+                frames = scores[video_id][: len(labels)]  # (t, q) on the evaluator's grid
+                true.append(labels[: len(frames)] + 1)
+                predicted.append(predicted_labels(frames, cfg.task.background_threshold) + 1)
+    if not true:
+        raise FileNotFoundError(f"{run / 'predictions.npz'}: no prediction for any evaluation video of {gt_path}")
+    return confusion_matrix(np.concatenate(true), np.concatenate(predicted), len(names) + 1), ["background", *names]
 
 
 def demo_defaults(cfg) -> dict:
