@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: tqdm.auto warns in kernels without ipywidgets
 
 from unloc.train.atomic import atomic_write
 
