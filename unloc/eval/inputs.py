@@ -156,11 +156,16 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of an `.npz` archive, loaded without pickle; any damage is one `EvalInputError` naming the file."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise input_error(path, "", "a single .npy array, not an .npz archive of named arrays")
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if not magic.startswith((b"PK", b"\x93NUMPY")):
+            raise input_error(path, "", f"not an .npz archive (it starts with {magic!r}, not a zip header)")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise input_error(path, "", "a single .npy array, not an .npz archive of named arrays")
+        with loaded as npz:
             return {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
+    except (FileNotFoundError, EvalInputError):
         raise
     except ValueError as err:
         reason = "holds object arrays (pickled data)" if "pickle" in str(err) else str(err)

@@ -28,7 +28,10 @@ def _check_scores(vid: str, values: object, n_frames: int, source: Path) -> np.n
         scores = values.astype(float)
     elif isinstance(values, list) and all(isinstance(row, list) for row in values) and set(
             map(type, chain.from_iterable(values))) <= {int, float}:
-        scores = np.asarray(values, dtype=float) if values else np.zeros((0, 0))
+        try:
+            scores = np.asarray(values, dtype=float) if values else np.zeros((0, 0))
+        except ValueError:
+            raise input_error(source, where, "scores must be (frames, classes): rows of different lengths") from None
     else:
         raise input_error(source, where, "scores must be a (frames, classes) list of lists of numbers")
     if scores.ndim != 2:
