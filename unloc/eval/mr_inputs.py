@@ -22,6 +22,7 @@ from unloc.eval.quirks import QuirkLog
 
 MR_FORMATS = ("qvhighlights", "charades_sta", "activitynet_captions")
 FORMAT_ALIASES = {"anet_captions": "activitynet_captions"}
+MAX_CLIPS = 1_000_000  # saliency clips per query (QVHighlights clips are 150 s: 75 clips)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ def _saliency(query, path: Path) -> np.ndarray | None:
     """(c, 3) scores over the clip's c = int(duration / 2) clips, as the official `mk_gt_scores`; None without."""
     if not query.saliency_clip_idx:
         return None
+    if query.duration_sec > MAX_CLIPS * CLIP_SEC:
+        raise input_error(path, f"qid {query.query_id}", f"duration {query.duration_sec} s is more than {MAX_CLIPS} "
+                                                          "2-s clips: check the duration")
     full = np.zeros((int(query.duration_sec / CLIP_SEC), 3))  # (c, 3)
     ids = np.asarray(query.saliency_clip_idx, dtype=int)
     if ids.max() >= len(full):  # the official script fails here with an IndexError

@@ -28,6 +28,7 @@ from unloc.eval.inputs import EvalInputError, input_error, load_npz, read_json, 
 from unloc.eval.quirks import QuirkLog
 
 CLASSES_KEY = "__classes__"
+MAX_FRAMES = 10_000_000  # per video: 115 days at 1 fps; more is a wrong duration or fps, not a video
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,12 @@ def read_class_list(path: str | Path) -> list[str]:
 
 def class_names(names: object, source: str | Path, where: str) -> list[str]:
     """Column names: a list (or array) of distinct strings or integer ids; a repeated name is an error."""
-    arr = np.asarray(names)
-    if arr.ndim != 1 or not (arr.dtype.kind in "US" or np.issubdtype(arr.dtype, np.integer)):
+    plain_list = isinstance(names, list) and all(isinstance(c, str) or type(c) is int for c in names)
+    arr = np.asarray(names) if isinstance(names, np.ndarray) else None
+    if not plain_list and (arr is None or arr.ndim != 1 or not (
+            arr.dtype.kind in "US" or np.issubdtype(arr.dtype, np.integer))):
         raise input_error(source, where, "class names must be a 1-D list of strings or integer ids")
-    out = [str(c) for c in arr.tolist()]
+    out = [str(c) for c in (names if plain_list else arr.tolist())]
     seen: set[str] = set()
     dup = next((c for c in out if c in seen or seen.add(c)), None)
     if dup is not None:
@@ -97,6 +100,10 @@ def _read_coin(path: Path, fps: float | None, split: str | None, classes: list[s
                 raise input_error(path, f"video {vid} annotation {i}", f"step id {step} ({seg.label!r}) is not in "
                                                                        "the class list")
             column[seg.class_idx] = col_of[step]
+    for vid, video in evaluated.items():
+        if video.duration_sec * fps > MAX_FRAMES:
+            raise input_error(path, f"video {vid}", f"duration {video.duration_sec} s at {fps} fps is more than "
+                                                    f"{MAX_FRAMES} frames: check the duration and --fps")
     labels = {vid: coin_frame_labels(video, fps, column) for vid, video in evaluated.items()}
     return FrameLabels(labels, classes, frozenset(ann.videos))
 

@@ -35,8 +35,11 @@ def taxonomy_classes(taxonomy: object, path: Path) -> tuple[str, ...] | None:
     """Leaf class names of an ActivityNet taxonomy list (None when the file has no taxonomy)."""
     if not taxonomy:
         return None
-    if not isinstance(taxonomy, list) or not all(isinstance(n, dict) and "nodeName" in n for n in taxonomy):
-        raise AnnotationError(f"{path}: taxonomy: expected a list of {{nodeName, ...}} objects")
+    if not isinstance(taxonomy, list) or not all(
+            isinstance(n, dict) and isinstance(n.get("nodeName"), str)
+            and all(isinstance(n.get(k), (str, int, type(None))) for k in ("nodeId", "parentId")) for n in taxonomy):
+        raise AnnotationError(f"{path}: taxonomy: expected a list of {{nodeName, nodeId?, parentId?}} objects "
+                              f"(a string name, string or integer ids)")
     parents = {n.get("parentId") for n in taxonomy}
     return tuple(sorted({n["nodeName"] for n in taxonomy if "nodeId" not in n or n["nodeId"] not in parents}))
 

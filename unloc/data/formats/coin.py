@@ -50,7 +50,8 @@ def _steps_in_file(database: dict, path: Path) -> dict[int, str]:
     quirks = QuirkCounter(path)
     steps: dict[int, str] = {}
     for video_id, entry in database.items():
-        for i, ann in enumerate(entry.get("annotation", []) if isinstance(entry, dict) else []):
+        anns = entry.get("annotation") if isinstance(entry, dict) else None
+        for i, ann in enumerate(anns if isinstance(anns, list) else []):
             where = f"video {video_id} annotation {i}"
             if isinstance(ann, dict) and "id" in ann and isinstance(ann.get("label"), str):
                 steps.setdefault(_step_id(ann["id"], quirks, where), ann["label"].strip())
