@@ -53,8 +53,8 @@ def _windows(raw: object, path: Path, where: str, log: QuirkLog, qvh: bool) -> n
     """(k, 3) [start, end, score] of one line, validated and its quirks counted."""
     if not isinstance(raw, list):
         raise input_error(path, where, "'pred_relevant_windows' must be a list of [start, end, score]")
-    plain = all(type(w) is list and len(w) == 3 for w in raw) and set(map(type, chain.from_iterable(raw))) <= {int,
-                                                                                                            float}
+    plain = all(type(w) is list and len(w) == 3 for w in raw)
+    plain = plain and set(map(type, chain.from_iterable(raw))) <= {int, float}
     arr = np.asarray(raw, dtype=float).reshape(-1, 3) if plain else None
     if arr is None or not np.isfinite(arr).all():
         rows = []

@@ -82,8 +82,9 @@ def _flat_records(kept: list[tuple[str, list]], source: str, log: QuirkLog):
     try:
         # one C-level pass per field; building a tuple per record instead is several times slower at 10^5 records
         labels, raw_scores, raw_segs = list(map(_LABEL, flat)), list(map(_SCORE, flat)), list(map(_SEGMENT, flat))
-        ok = (set(map(len, flat)) <= {3} and set(map(type, labels)) <= {str} and set(map(type, raw_scores)) <= {
-            int, float} and set(map(type, raw_segs)) <= {list} and set(map(len, raw_segs)) <= {2}
+        # a segment of 2 items whose items are numbers is a list: JSON has no other container of numbers
+        ok = (set(map(len, flat)) <= {3} and set(map(type, labels)) <= {str}
+              and set(map(type, raw_scores)) <= {int, float} and set(map(len, raw_segs)) <= {2}
               and set(map(type, chain.from_iterable(raw_segs))) <= {int, float})
     except (KeyError, TypeError):
         ok = False
