@@ -8,7 +8,12 @@ as the official scripts without their multiprocessing and pandas overheads (for 
 takes about 35 s on val, a Python 3 port of the ActivityNet script 2-3 minutes on 4,728 videos x 25 predictions).
 Both sides must give the same numbers; the script prints seconds and ratios.
 
-    python benchmarks/bench_eval.py [--annotations DIR] [--seed 0] [--repeats 3]
+It also times the command line end to end as a subprocess (interpreter start, imports, reading, evaluating, printing):
+`unloc --help`, `python -m unloc.eval.cli --help` (the eval command alone), and `unloc eval mr` / `unloc eval tal` on
+the two workloads' files, with wall and CPU seconds (CPU is the steadier figure on a shared machine) against the
+targets of issue #13 (--help 0.3 s, eval mr 1.0 s, eval tal 2.0 s of wall time).
+
+    python benchmarks/bench_eval.py [--annotations DIR] [--seed 0] [--repeats 3] [--cli-repeats 5]
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import importlib.util
 import json
 import os
 import platform
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +63,42 @@ def best_time(fn, repeats):
         out = fn()
         best = min(best, time.perf_counter() - start)
     return best, out
+
+
+def time_cli(args: list[str], repeats: int) -> tuple[float, float]:
+    """(best wall seconds, CPU seconds of that run) of `python <args>` as a subprocess, output discarded."""
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    best = (float("inf"), 0.0)
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *args], check=True, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best = min(best, (wall, cpu))
+    return best
+
+
+def bench_cli(qvh_files, anet_files, repeats: int) -> None:
+    """Prints the end-to-end command-line times against the targets."""
+    mr = ["mr", "--gt", str(qvh_files[0]), "--pred", str(qvh_files[1])]
+    tal = ["tal", "--gt", str(anet_files[0]), "--pred", str(anet_files[1])]
+    runs = [("unloc --help", ["-m", "unloc.cli", "--help"], 0.3),
+            ("unloc eval mr (QVHighlights val)", ["-m", "unloc.cli", "eval", *mr], 1.0),
+            ("unloc eval tal (ActivityNet-1.3 val)", ["-m", "unloc.cli", "eval", *tal], 2.0),
+            ("python -m unloc.eval.cli --help", ["-m", "unloc.eval.cli", "--help"], 0.3),
+            ("python -m unloc.eval.cli mr", ["-m", "unloc.eval.cli", *mr], 1.0),
+            ("python -m unloc.eval.cli tal", ["-m", "unloc.eval.cli", *tal], 2.0)]
+    print(f"\ncommand line, end to end (best of {repeats}; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs)")
+    print("`unloc ...` goes through the top-level dispatcher (unloc/cli.py); `python -m unloc.eval.cli` is the eval "
+          "command alone")
+    print(f"{'command':38s} {'wall':>7s} {'CPU':>7s} {'target':>8s}")
+    for name, args, target in runs:
+        wall, cpu = time_cli(args, repeats)
+        print(f"{name:38s} {wall:6.2f}s {cpu:6.2f}s {target:7.1f}s  {'ok' if wall < target else 'over (wall)'}")
 
 
 def qvh_predictions(gt_rows, rng, n_windows):
@@ -118,7 +161,7 @@ def bench_qvhighlights(root, tmp, rng, repeats, ref, n_windows=10):
     same = all(ours[k] == v if k.startswith(("MR", "HL")) else abs(ours[k] - v) < 1e-9 for k, v in theirs.items())
     print(f"QVHighlights val: {len(gt_rows)} queries x {n_windows} windows (+ saliency)")
     summary = f"MR-full-mAP {ours['MR-full-mAP']}, HL-min-VeryGood-mAP {ours['HL-min-VeryGood-mAP']}"
-    return t_file, t_metrics, t_ref, same, summary
+    return t_file, t_metrics, t_ref, same, summary, (gt_path, pred_path)
 
 
 def bench_activitynet(root, tmp, rng, repeats, ref, per_video=100):
@@ -134,7 +177,7 @@ def bench_activitynet(root, tmp, rng, repeats, ref, per_video=100):
     diff = max(abs(ours["per_class_AP"][c][k] / 100 - ap) for c, aps in theirs.items() for k, ap in zip(keys, aps))
     print(f"ActivityNet-1.3 validation: {len(submission['results'])} videos x {per_video} predictions, "
           f"max |AP difference| {diff:.1e}")
-    return t_file, t_metrics, t_ref, diff < 1e-9, f"mAP_avg {ours['mAP_avg']:.4f}"
+    return t_file, t_metrics, t_ref, diff < 1e-9, f"mAP_avg {ours['mAP_avg']:.4f}", (gt_path, pred_path)
 
 
 def main(argv=None) -> int:
@@ -143,6 +186,7 @@ def main(argv=None) -> int:
                         help="folder holding qvhighlights/ and activitynet13/ (default: ../shared/data/annotations)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats for unloc (best is kept)")
+    parser.add_argument("--cli-repeats", type=int, default=5, help="repeats of each command-line run (best is kept)")
     args = parser.parse_args(argv)
     missing = [p for p in (QVH_GT, ANET_GT) if not (args.annotations / p).is_file()]
     if missing:  # users have no ../shared: say so and skip, so `make bench` still runs the other benchmarks
@@ -153,11 +197,13 @@ def main(argv=None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, numpy {np.__version__}")
     rng, ref = np.random.default_rng(args.seed), load_reference()
-    rows = []
+    rows, files = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, bench in (("QVHighlights val", bench_qvhighlights), ("ActivityNet-1.3 val", bench_activitynet)):
-            t_file, t_metrics, t_ref, same, summary = bench(args.annotations, Path(tmp), rng, args.repeats, ref)
+            t_file, t_metrics, t_ref, same, summary, paths = bench(args.annotations, Path(tmp), rng, args.repeats, ref)
             rows.append((name, t_file, t_metrics, t_ref, same, summary))
+            files.append(paths)
+        bench_cli(*files, args.cli_repeats)
     header = f"{'workload':22s} {'unloc file':>11s} {'unloc metrics':>14s} {'loop reference':>15s} {'ratio':>7s}"
     print(f"\n{header}  same numbers")
     for name, t_file, t_metrics, t_ref, same, summary in rows:

@@ -46,7 +46,8 @@ def test_tal_with_blocked_list(capsys, no_network):
     metrics = json.loads(stdout)
     official = json.loads((FX / "official_outputs.json").read_text())["activitynet13_random_preds"]
     assert metrics["mAP_avg"] / 100 == pytest.approx(official["average_mAP"], abs=1e-6)
-    assert "warning: tal.predictions_for_unknown_video: 1" in stderr
+    assert "input quirk: pred.unknown_id: 1 (e.g. activitynet13_random_preds.json: results[" in stderr
+    assert metrics["input_quirks"]["pred.unknown_id"]["count"] == 1
 
 
 def test_seg_on_coin_layout(tmp_path, capsys, no_network):
@@ -65,15 +66,17 @@ def test_seg_on_coin_layout(tmp_path, capsys, no_network):
 def test_bad_input_exits_2_with_file_and_line(tmp_path, capsys):
     pred = tmp_path / "pred.jsonl"
     line = '{"qid": 2579, "pred_relevant_windows": [[0, 1, 0.5]]}\n'
-    pred.write_text(line * 2)
+    pred.write_text(line + '{"qid": 2579, "pred_relevant_windows": [[0, 1]]}\n')
     code, stdout, stderr = _run(capsys, ["eval", "mr", "--gt", str(FX / "qvhighlights_val_excerpt.jsonl"),
                                          "--pred", str(pred)])
     assert code == 2 and stdout == ""
-    assert f"error: {pred}: line 2: duplicate qid 2579" in stderr
+    assert stderr == f"error: {pred}: line 2: window 0 must be [start, end, score], got [0, 1]\n"
     code, _, stderr = _run(capsys, ["eval", "tal", "--gt", str(tmp_path / "missing.json"), "--pred", str(pred)])
     assert code == 2 and "missing.json" in stderr
 
 
-def test_package_exports_every_public_function():
+def test_package_exports_every_public_name():
     for name in unloc.eval.__all__:
-        assert callable(getattr(unloc.eval, name)), name
+        assert getattr(unloc.eval, name) is not None, name
+    with pytest.raises(AttributeError):
+        unloc.eval.no_such_name  # noqa: B018

@@ -97,7 +97,17 @@ def test_zero_length_pair_is_a_match_at_every_threshold_as_official():
     expected = ref_detection_ap(ref, [(0, 30.0, 30.0, 0.5)], ANET_IOUS, True)
     assert expected == [0.5] * 10  # 0/0 tIoU matches the zero-length ground truth: recall 1/2 at precision 1
     np.testing.assert_allclose(detection_average_precision(gt, pred, 1)[:, 0], expected)
-    assert matching.zero_length_pairs(np.array([0]), pred.segments_sec, np.array([0, 0]), gt.segments_sec) == 1
+    assert matching.zero_over_zero(np.array([0]), pred.segments_sec, np.array([0, 0]), gt.segments_sec).tolist() == [0]
+
+
+def test_a_reversed_window_mirroring_a_ground_truth_is_a_match_as_official():
+    # [10, 0] against [0, 10]: no overlap, union 10 + (-10) - 0 = 0 -> 0/0, which the official walk takes as a match
+    gt = Detections(np.array([0]), np.array([0]), np.array([[0.0, 10.0]]))
+    pred = Detections(np.array([0, 0]), np.array([0, 0]), np.array([[10.0, 0.0], [3.0, 1.0]]), np.array([0.9, 0.8]))
+    expected = ref_detection_ap([(0, 0.0, 10.0)], [(0, 10.0, 0.0, 0.9), (0, 3.0, 1.0, 0.8)], ANET_IOUS, True)
+    assert expected == [1.0] * 10
+    np.testing.assert_allclose(detection_average_precision(gt, pred, 1)[:, 0], expected)
+    assert matching.zero_over_zero(pred.class_idx, pred.segments_sec, gt.class_idx, gt.segments_sec).tolist() == [0]
 
 
 def test_match_groups_without_any_ground_truth_is_all_false_positive():

@@ -83,7 +83,12 @@ def test_qvhighlights_random_submission_matches_official_script():
     metrics = evaluate_moment_retrieval(QVH_GT, FX / "qvhighlights_random_preds.jsonl")
     expected = OFFICIAL["qvhighlights_random_preds"]
     assert {k: metrics[k] for k in expected} == expected
-    assert metrics["format"] == "qvhighlights" and metrics["warnings"] == {}
+    assert metrics["format"] == "qvhighlights"
+    counts = {kind: info["count"] for kind, info in metrics["input_quirks"].items()}
+    assert counts == {"pred.negative_window": 6, "pred.saliency_length_mismatch": 28, "pred.windows_beyond_read": 7,
+                      "pred.zero_length_window": 2}  # what the file holds; the official script took it all as well
+    assert metrics["input_quirks"]["pred.windows_beyond_read"]["examples"][0].startswith(
+        "qvhighlights_random_preds.jsonl: line 1: 12 windows")
 
 
 def _random_grid_windows(rng, n, dur=60):
@@ -124,7 +129,7 @@ def test_real_formats_and_query_ids():
     assert [q.qid for q in charades] == list(range(30))  # 0-based line numbers
     assert charades[0].vid == "3MSZA" and charades[0].windows_sec.tolist() == [[24.3, 30.4]]
     captions = read_mr_ground_truth(FX / "anet_captions_val1_excerpt.json")
-    assert detect_mr_format(FX / "anet_captions_val1_excerpt.json") == "anet_captions"
+    assert detect_mr_format(FX / "anet_captions_val1_excerpt.json") == "activitynet_captions"
     assert len(captions) == 33 and captions[2].vid == "v_bXdq2zI1Ms0"  # 3rd sentence overall = 1st of video 2
     assert captions[2].windows_sec.tolist() == [[0, 10.23]]
 
@@ -138,8 +143,8 @@ def test_reversed_ground_truth_is_kept_and_counted(tmp_path):
     pred.write_text("".join(json.dumps({"qid": q.qid, "vid": q.vid, "pred_relevant_windows": [[0, 5, 1.0]]}) + "\n"
                             for q in queries[:3]))
     metrics = evaluate_moment_retrieval(gt, pred)
-    assert metrics["warnings"]["mr.gt_window_end_before_start"]["count"] == 2
-    assert metrics["warnings"]["mr.queries_without_prediction"]["count"] == len(queries) - 3
+    assert metrics["input_quirks"]["gt.reversed_segment"]["count"] == 2
+    assert metrics["input_quirks"]["pred.missing_id"]["count"] == len(queries) - 3
     assert metrics["num_predicted"] == 3
 
 
@@ -153,14 +158,17 @@ def _write(tmp_path, lines):
     ('{"qid": 2579, "pred_relevant_windows": [[0, 1, 0.5]]', "line 1: malformed JSON"),
     ('{"qid": 1, "pred_relevant_windows": [[0, 1, 0.5]]}', "line 1: qid 1 (int) is not in the ground truth"),
     ('{"qid": "2579", "pred_relevant_windows": []}', "qid '2579' (str) is not in the ground truth"),
-    ('{"qid": 2579, "vid": "x", "pred_relevant_windows": []}', "vid 'x', but qid 2579 belongs to"),
-    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, NaN]]}', "window 0 must be finite, got nan"),
-    ('{"qid": 2579, "pred_relevant_windows": [[0, Infinity, 1]]}', "window 0 must be finite"),
-    ('{"qid": 2579, "pred_relevant_windows": [[5, 1, 0.5]]}', "window 0 has end < start"),
+    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, NaN]]}', "window 0 score must be finite, got nan"),
+    ('{"qid": 2579, "pred_relevant_windows": [[0, Infinity, 1]]}', "window 0 end must be finite"),
     ('{"qid": 2579, "pred_relevant_windows": [[0, 1]]}', "window 0 must be [start, end, score]"),
-    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, "high"]]}', "must be a number"),
+    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, "high"]]}', "window 0 score must be a number, got 'high'"),
+    ('{"qid": 2579, "pred_relevant_windows": [[0, null, 1]]}', "window 0 end must be a number, got None"),
+    ('{"qid": 2579, "pred_relevant_windows": [{"start": 0}]}', "window 0 must be [start, end, score]"),
+    ('{"qid": 2579, "pred_relevant_windows": "0 1 0.5"}', "'pred_relevant_windows' must be a list"),
     ('{"qid": 2579, "pred_relevant_windows": [], "pred_saliency_scores": [1, NaN]}', "saliency score 1 must be finite"),
+    ('{"qid": 2579, "pred_relevant_windows": [], "pred_saliency_scores": []}', "non-empty list of numbers"),
     ('{"pred_relevant_windows": []}', "needs 'qid'"),
+    ('[2579, []]', "expected a JSON object, got list"),
 ])
 def test_bad_prediction_lines_name_file_and_line(tmp_path, line, message):
     path = _write(tmp_path, [line])
@@ -169,34 +177,47 @@ def test_bad_prediction_lines_name_file_and_line(tmp_path, line, message):
     assert message in str(err.value)
 
 
-def test_duplicate_qid_and_partial_saliency_are_errors(tmp_path):
+def test_a_later_line_without_a_part_of_the_first_is_an_error(tmp_path):
     ok = '{"qid": 2579, "pred_relevant_windows": [[0, 1, 0.5]], "pred_saliency_scores": [0.1]}'
-    with pytest.raises(EvalInputError, match=r"line 2: duplicate qid 2579 \(first at line 1\)"):
-        evaluate_moment_retrieval(QVH_GT, _write(tmp_path, [ok, ok]))
     other = '{"qid": 5071, "pred_relevant_windows": [[0, 1, 0.5]]}'
-    with pytest.raises(EvalInputError, match="line 2: no 'pred_saliency_scores'"):
+    with pytest.raises(EvalInputError, match="line 2: no 'pred_saliency_scores' while line 1 has them"):
         evaluate_moment_retrieval(QVH_GT, _write(tmp_path, [ok, other]))
 
 
-def test_missing_queries_and_empty_windows_are_misses(tmp_path):
+def test_qvhighlights_needs_every_query_and_counts_empty_lists_as_misses(tmp_path):
     lines = ['{"qid": 2579, "pred_relevant_windows": [[82, 150, 0.9]]}', '{"qid": 5071, "pred_relevant_windows": []}']
-    metrics = evaluate_moment_retrieval(QVH_GT, _write(tmp_path, lines))
+    with pytest.raises(EvalInputError, match="30 ground-truth queries have no line, e.g. qid 5342: the official"):
+        evaluate_moment_retrieval(QVH_GT, _write(tmp_path, lines))
+    queries = read_mr_ground_truth(QVH_GT)
+    empty = [json.dumps({"qid": q.qid, "pred_relevant_windows": []}) for q in queries[2:]]
+    metrics = evaluate_moment_retrieval(QVH_GT, _write(tmp_path, lines + empty))
     assert metrics["R1@0.7"] == pytest.approx(100 / 32)  # one exact hit out of 32 queries
     assert metrics["MR-full-R1@0.7"] == round(100 / 32, 2)
-    assert metrics["warnings"]["mr.queries_without_prediction"]["count"] == 30
-    assert metrics["warnings"]["mr.queries_without_windows"]["count"] == 1
+    assert metrics["input_quirks"]["pred.empty_window_list"]["count"] == 31
+    assert "pred.missing_id" not in metrics["input_quirks"]
+
+
+def test_other_formats_count_missing_queries_as_misses(tmp_path):
+    gt = FX / "charades_sta_test_excerpt.txt"
+    pred = _write(tmp_path, ['{"qid": 0, "vid": "3MSZA", "pred_relevant_windows": [[24.3, 30.4, 1]]}'])
+    metrics = evaluate_moment_retrieval(gt, pred)
+    assert metrics["R1@0.7"] == pytest.approx(100 / 30) and metrics["num_predicted"] == 1
+    assert metrics["input_quirks"]["pred.missing_id"]["count"] == 29
+    wrong_vid = _write(tmp_path, ['{"qid": 1, "vid": "3MSZA_", "pred_relevant_windows": [[0, 1, 1]]}'])
+    with pytest.raises(EvalInputError, match="line 1: vid '3MSZA_', but qid 1 belongs to"):
+        evaluate_moment_retrieval(gt, wrong_vid)
 
 
 def test_ground_truth_errors(tmp_path):
     test_release = tmp_path / "test.jsonl"
     test_release.write_text('{"qid": 1, "query": "q", "duration": 150, "vid": "a"}\n')
-    with pytest.raises(EvalInputError, match="line 1: no 'relevant_windows'"):
+    with pytest.raises(EvalInputError, match="test.jsonl: qid 1 .video a.: no ground-truth window"):
         read_mr_ground_truth(test_release)
     bad = tmp_path / "bad.txt"
     bad.write_text("3MSZA 24.3 30.4##ok\n3MSZA 24.3##missing end\n")
     with pytest.raises(EvalInputError, match="bad.txt: line 2: expected 'VIDEO_ID start end##sentence'"):
         read_mr_ground_truth(bad)
     dup = tmp_path / "dup.jsonl"
-    dup.write_text('{"qid": 1, "vid": "a", "relevant_windows": [[0, 2]]}\n' * 2)
-    with pytest.raises(EvalInputError, match="line 2: duplicate qid 1"):
+    dup.write_text('{"qid": 1, "query": "q", "duration": 150, "vid": "a", "relevant_windows": [[0, 2]]}\n' * 2)
+    with pytest.raises(EvalInputError, match="line 2 .qid 1.: duplicate query id 1"):
         read_mr_ground_truth(dup)

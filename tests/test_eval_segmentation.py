@@ -105,7 +105,7 @@ def test_coin_errors_and_default_classes(tmp_path):
         read_segmentation_ground_truth(COIN)
     default = read_segmentation_ground_truth(COIN, fps=1.0)
     assert default.classes == sorted(default.classes, key=int) and "205" not in default.classes
-    with pytest.raises(EvalInputError, match=r"database\['LtRSn-ntcLY'\].annotation\[0\]: step id '212'"):
+    with pytest.raises(EvalInputError, match=r"video LtRSn-ntcLY annotation 0: step id 212 .* not in the class list"):
         read_segmentation_ground_truth(COIN, fps=1.0, classes=["259"])
 
 
@@ -139,7 +139,7 @@ def test_label_arrays_missing_video_and_errors(tmp_path):
     np.savez(pred, a=np.array([[-1.0, -1.0], [2.0, 0.0], [2.0, 0.0], [0.0, 3.0]]))
     m = evaluate_segmentation(gt, pred)
     assert m["frame_accuracy"] == pytest.approx(100 * 5 / 7)  # video b missing: predicted all background
-    assert m["warnings"]["seg.videos_without_prediction"]["count"] == 1
+    assert m["input_quirks"]["pred.missing_id"]["count"] == 1
     np.savez(pred, a=np.zeros((4, 2)), c=np.zeros((2, 2)))
     with pytest.raises(EvalInputError, match="pred.npz: video 'c': is not in the ground truth"):
         evaluate_segmentation(gt, pred)

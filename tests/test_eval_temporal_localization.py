@@ -35,7 +35,9 @@ def test_hand_worked_map():
     assert [m["per_class_AP"]["Archery"][k] / 100 for k in KEYS] == pytest.approx(archery)
     assert m["mAP@0.5"] == pytest.approx(100 * (5 / 6 + 1) / 2) and m["mAP@0.95"] == pytest.approx(75.0)
     assert m["mAP_avg"] == pytest.approx(100 * (np.mean(archery) + 1) / 2)
-    assert m["num_classes"] == 2 and m["num_videos"] == 2 and m["warnings"] == {}
+    assert m["num_classes"] == 2 and m["num_videos"] == 2
+    assert m["input_quirks"] == {"pred.missing_submission_fields": {"count": 1, "examples": [
+        "<predictions>: no ['version', 'external_data'] (the official script raises IOError)"]}}
 
 
 def test_matches_official_script_output():
@@ -46,9 +48,10 @@ def test_matches_official_script_output():
     assert [m[f"mAP@{k}"] / 100 for k in KEYS] == pytest.approx(official["mAP"], abs=1e-6)
     for name, aps in official["per_class_AP"].items():
         assert [m["per_class_AP"][name][k] / 100 for k in KEYS] == pytest.approx(aps, abs=1e-6)
-    assert m["warnings"]["tal.predictions_for_unknown_video"]["count"] == 1
-    assert m["warnings"]["tal.zero_length_pairs_matched_as_official"]["count"] == 1
-    assert m["warnings"]["tal.blocked_video_predictions_dropped"]["count"] > 0
+    assert m["input_quirks"]["pred.unknown_id"]["count"] == 1
+    assert m["input_quirks"]["pred.zero_length_match"]["count"] == 1
+    assert m["input_quirks"]["pred.blocked_video"]["count"] > 0
+    assert m["input_quirks"]["gt.empty_segment"]["count"] == 3  # zero-length ground truth, kept as given
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -83,14 +86,21 @@ def _evaluate(tmp_path, results, **kwargs):
 @pytest.mark.parametrize("item,message", [
     ({"label": "Not a class", "score": 0.5, "segment": [0, 1]}, "label 'Not a class' is not in the ground-truth"),
     ({"label": "Archery", "score": float("nan"), "segment": [0, 1]}, "score must be finite"),
-    ({"label": "Archery", "score": 0.5, "segment": [3, 1]}, "segment has end < start"),
-    ({"label": "Archery", "score": "0.5", "segment": [0, 1]}, "score must be a number"),
-    ({"label": "Archery", "score": 0.5, "segment": [0, 1, 2]}, "segment must be [start, end]"),
-    ({"score": 0.5, "segment": [0, 1]}, "needs a string 'label'"),
+    ({"label": "Archery", "score": "0.5", "segment": [0, 1]}, "text and number scores in one class"),
+    ({"label": "Archery", "score": None, "segment": [0, 1]}, "score must be a number, got None"),
+    ({"label": "Archery", "score": 0.5, "segment": [0]}, "segment must be [start, end]"),
+    ({"label": "Archery", "score": 0.5, "segment": "0 1"}, "segment must be [start, end]"),
+    ({"label": "Archery", "score": 0.5, "segment": [0, "one"]}, "segment end 'one' is not a number"),
+    ({"label": "Archery", "score": 0.5, "segment": [0, "inf"]}, "segment end must be finite"),
+    ({"score": 0.5, "segment": [0, 1]}, "needs a 'label', a 'score' and a 'segment'"),
+    ({"label": 3, "score": 0.5, "segment": [0, 1]}, "label must be a string, got 3"),
+    ([0, 1, 0.5], "needs a 'label', a 'score' and a 'segment'"),
 ])
 def test_bad_records_name_file_and_record(tmp_path, item, message):
     vid = next(k for k, v in GT["database"].items() if v["subset"] == "validation")
-    good = {"label": "Archery", "score": 0.1, "segment": [0, 1]}
+    label = GT["database"][vid]["annotations"][0]["label"]  # a class with ground truth in the subset
+    good = {"label": label, "score": 0.1, "segment": [0, 1]}
+    item = {**item, "label": label} if isinstance(item, dict) and item.get("label") == "Archery" else item
     with pytest.raises(EvalInputError, match="pred.json") as err:
         _evaluate(tmp_path, {vid: [good, item]})
     assert f"results['{vid}'][1]" in str(err.value) and message in str(err.value)
@@ -105,11 +115,12 @@ def test_tolerated_inputs_are_counted(tmp_path):
                val[2]: [{"label": "Discus throw", "score": 0.5, "segment": [0, 1]}]}
     blocked = tmp_path / "blocked.json"
     blocked.write_text(json.dumps([val[2]]))
-    w = _evaluate(tmp_path, results, blocked_path=blocked)["warnings"]
-    assert w["tal.predictions_for_unknown_video"]["count"] == 2
-    assert f"the ground truth has '{val[0]}'" in w["tal.predictions_for_unknown_video"]["example"]
-    assert w["tal.label_without_ground_truth_dropped"]["count"] == 1
-    assert w["tal.blocked_video_predictions_dropped"]["count"] == 1
+    w = _evaluate(tmp_path, results, blocked_path=blocked)["input_quirks"]
+    assert w["pred.unknown_id"]["count"] == 2
+    assert f"the ground truth has '{val[0]}'" in w["pred.unknown_id"]["examples"][0]
+    assert w["pred.label_without_ground_truth"]["count"] == 1
+    assert w["pred.blocked_video"]["count"] == 1
+    assert w["pred.missing_id"]["count"] == len(val) - 2  # all but val[1] (val[0] as 'v_...'), val[2] blocked
 
 
 def test_structure_errors(tmp_path):
@@ -119,7 +130,9 @@ def test_structure_errors(tmp_path):
         evaluate_temporal_localization(bad, bad)
     with pytest.raises(EvalInputError, match="'results' object"):
         activitynet_detection_metrics(GT, {"version": "VERSION 1.3"})
-    with pytest.raises(EvalInputError, match="no ground-truth segments in subset 'val'"):
-        activitynet_detection_metrics(GT, {"results": {}}, split="val")
+    with pytest.raises(EvalInputError, match="no ground-truth segments in subset 'val_2'"):
+        activitynet_detection_metrics(GT, {"results": {}}, split="val_2")
+    alias = activitynet_detection_metrics(GT, {"results": {}}, split="val")  # the reader's alias of "validation"
+    assert alias["num_videos"] == activitynet_detection_metrics(GT, {"results": {}})["num_videos"]
     no_preds = activitynet_detection_metrics(GT, {"results": {}})
     assert no_preds["mAP_avg"] == 0.0 and len(no_preds["per_class_AP"]) == no_preds["num_classes"]

@@ -67,7 +67,7 @@ def test_val_1_excerpt_and_strict_mode():
         ({"duration": 10, "timestamps": [[0, 1]], "sentences": []}, "1 timestamps but 0 sentences"),
         ({"timestamps": [], "sentences": []}, "needs `duration`"),
         ({"duration": 0, "timestamps": [], "sentences": []}, "duration must be positive"),
-        ({"duration": 10, "timestamps": [[0, "x"]], "sentences": ["a"]}, "segment end is not a number"),
+        ({"duration": 10, "timestamps": [[0, "x"]], "sentences": ["a"]}, "segment end must be a number, got 'x'"),
     ],
 )
 def test_bad_records_name_file_and_video(tmp_path, entry, message):

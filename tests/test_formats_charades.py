@@ -64,7 +64,7 @@ def test_strict_mode_stops_at_the_first_quirk():
     [
         ("AO8RW 0.0 6.9 a person reads.", "expected 'VIDEO_ID start end##sentence'"),
         ("AO8RW 0.0##a person reads.", "expected 'VIDEO_ID start end##sentence'"),
-        ("AO8RW zero 6.9##a person reads.", "segment start is not a number"),
+        ("AO8RW zero 6.9##a person reads.", "start is not a finite number: 'zero'"),
         ("ZZZZZ 0.0 6.9##a person reads.", "video ZZZZZ has no duration"),
         ("AO8RW 0.0 6.9##   ", "sentence is empty"),
     ],

@@ -1,6 +1,9 @@
-"""unloc.ops.nms: Soft-NMS against a brute-force Python reference, hand-worked decays, batching and padding."""
+"""unloc.ops.nms: Soft-NMS against a brute-force Python reference, hand-worked decays, batching and padding, and bit
+for bit against the implementation before #13 (benchmarks/nms_baseline.py)."""
 
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,3 +150,45 @@ def test_errors():
     assert empty.indices.tolist() == [[-1] * 3] * 2 and not empty.mask.any()
     masked_nan = soft_nms(segs, torch.tensor([0.5, float("nan"), 0.2, 0.1]), mask=torch.tensor([1, 0, 1, 1]).bool())
     assert 1 not in masked_nan.indices.tolist()
+
+
+def _pre_13():
+    """`soft_nms` as it was before #13, kept in benchmarks/nms_baseline.py as the speed baseline."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nms_baseline.py"
+    spec = importlib.util.spec_from_file_location("nms_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.baseline_soft_nms
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    b=st.integers(1, 3),
+    n=st.integers(0, 700),
+    method=st.sampled_from(["gaussian", "linear", "hard"]),
+    per_class=st.booleans(),
+    top_k=st.sampled_from([1, 7, 100]),
+    window=st.sampled_from([1, 16, 100, 1024]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    quantized=st.booleans(),
+    unbatched=st.booleans(),
+)
+def test_bit_identical_to_the_pre_13_implementation(seed, b, n, method, per_class, top_k, window, dtype, quantized,
+                                                    unbatched):
+    g = torch.Generator().manual_seed(seed)
+    start = torch.rand(b, n, generator=g, dtype=dtype) * 100
+    length = torch.rand(b, n, generator=g, dtype=dtype) * 20 * (torch.rand(b, n, generator=g) > 0.05)  # some zero
+    if quantized:
+        start, length = start.round(), length.round()
+    segs = torch.stack([start, start + length], -1)
+    scores = (torch.rand(b, n, generator=g, dtype=dtype) ** 3).round(decimals=2 if quantized else 6)  # ties
+    labels = torch.randint(0, 4, (b, n), generator=g)
+    mask = torch.rand(b, n, generator=g) > 0.1
+    kw = {"labels": labels, "mask": mask, "method": method, "per_class": per_class, "top_k": top_k,
+          "window": window, "sigma": 0.3, "iou_threshold": 0.4, "score_threshold": 0.001}
+    if unbatched:
+        segs, scores, kw = segs[0], scores[0], {**kw, "labels": labels[0], "mask": mask[0]}
+    new, old = soft_nms(segs, scores, **kw), _pre_13()(segs, scores, **kw)
+    for field, a, ref in zip(new._fields, new, old):
+        assert a.shape == ref.shape and torch.equal(a, ref), field

@@ -3,7 +3,9 @@
 The summary is JSON on stdout: format, number of records read, of videos, queries, segments and classes, counts per
 split, the count of every quirk policy of `unloc.data.formats.quirks.POLICIES` (0 included, so a clean file shows it
 is clean) with a few examples, and, given `--videos DIR`, how many video files were found and which are missing.
-It is the first thing to run on a new dataset copy, and what the tests run on the real annotation files.
+It is the first thing to run on a new dataset copy, and what the tests run on the real annotation files. A file that
+yields no record at all (empty, or a split that matches nothing) is reported with a warning on stderr and in the
+summary's `warnings`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from unloc.data.formats import POLICIES, READERS, read_annotations
+from unloc.data.formats.fileio import read_text
 from unloc.data.paths import VideoPaths, resolve_videos
 from unloc.data.records import AnnotationSet
 
@@ -41,6 +44,7 @@ def summarize(ann_set: AnnotationSet, videos: VideoPaths | None = None) -> dict:
         "splits": ann_set.split_counts(),
         "quirks": {name: ann_set.quirks.count(name) for name in POLICIES},
         "quirk_examples": {name: list(ex) for name, ex in ann_set.quirks.examples.items()},
+        "warnings": empty_warnings(ann_set),
     }
     if videos is not None:
         summary.update({
@@ -52,9 +56,15 @@ def summarize(ann_set: AnnotationSet, videos: VideoPaths | None = None) -> dict:
     return summary
 
 
+def empty_warnings(ann_set: AnnotationSet) -> list[str]:
+    """A warning when the file yielded nothing (an empty file passes every check but holds no data)."""
+    if ann_set.num_records or ann_set.videos:
+        return []
+    return [f"{ann_set.path}: no records read (an empty file, or no record of the requested split)"]
+
+
 def _read_names(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
 
 
 def _reader_options(args: argparse.Namespace) -> dict:
@@ -78,7 +88,10 @@ def run_check(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:  # AnnotationError is a ValueError
         print(f"unloc data check: error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(summarize(ann_set, videos), indent=2))
+    summary = summarize(ann_set, videos)
+    print(json.dumps(summary, indent=2))
+    for warning in summary["warnings"]:
+        print(f"unloc data check: warning: {warning}", file=sys.stderr)
     if videos is not None and videos.missing:
         print(videos.report(), file=sys.stderr)
         return 1 if args.require_videos else 0

@@ -120,6 +120,8 @@ class AnnotationSet:
         classes: class names; index = `Segment.class_idx` (empty for caption formats).
         quirks: counted quirks.
         num_records: records read from the file before any was dropped (lines, sentences or segment annotations).
+        class_ids: the dataset's own id of each class, aligned with `classes`, where names are not unique (COIN step
+            ids); empty otherwise.
     """
 
     format: str
@@ -129,6 +131,7 @@ class AnnotationSet:
     classes: tuple[str, ...]
     quirks: QuirkReport
     num_records: int
+    class_ids: tuple[str, ...] = ()
 
     @property
     def num_segments(self) -> int:

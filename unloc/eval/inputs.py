@@ -1,9 +1,11 @@
-"""Reading evaluation inputs: record-level errors and counted warnings shared by the three evaluators.
+"""Reading evaluation inputs: the error type, and file loading shared by the three evaluators' prediction readers.
 
-Every evaluator reads ground truth and predictions written by someone else, so a bad record must stop the run with a
-message that names the file and the line or record (`EvalInputError`), and every input the official scripts tolerate
-but that changes the numbers (a prediction for an unknown video, a blocked video, ...) is counted in `WarningLog` and
-reported next to the metrics. Nothing is dropped silently (DESIGN.md, "Conventions").
+Every evaluator reads files written by someone else, so a bad record stops the run with a message that names the file
+and the line or record (`EvalInputError`), and every input the official scripts tolerate is counted
+(`unloc.eval.quirks.QuirkLog`). Files are decoded as UTF-8 in one piece (another encoding is one line naming the file,
+the line and the byte); JSON keys repeated inside an object are found while parsing (Python's json keeps the last
+value silently) and counted with their line; `.npz` archives are opened without pickle and any damage is one line.
+Nothing is dropped silently (DESIGN.md, "Conventions").
 """
 
 from __future__ import annotations
@@ -11,44 +13,29 @@ from __future__ import annotations
 import gc
 import json
 import math
+import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from unloc.data.formats.fileio import read_text
+from unloc.data.formats.quirks import AnnotationError
 
-class EvalInputError(ValueError):
+if TYPE_CHECKING:
+    from unloc.eval.quirks import QuirkLog
+
+
+class EvalInputError(AnnotationError):
     """A ground-truth or prediction record that cannot be evaluated; the message names the file and the record."""
 
 
 def input_error(source: str | Path, where: str, what: str) -> EvalInputError:
-    """Builds an `EvalInputError` reading `"<source>: <where>: <what>"` (where = "line 12", "record results[v][3]")."""
+    """Builds an `EvalInputError` reading `"<source>: <where>: <what>"` (where = "line 12", "results['v'][3]")."""
     return EvalInputError(f"{source}: {where}: {what}" if where else f"{source}: {what}")
-
-
-@dataclass
-class WarningLog:
-    """Counts tolerated input problems by kind and keeps the first example of each.
-
-    Attributes:
-        counts: kind -> number of occurrences.
-        examples: kind -> a human-readable description of the first occurrence.
-    """
-
-    counts: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, str] = field(default_factory=dict)
-
-    def add(self, kind: str, example: str, count: int = 1) -> None:
-        if count <= 0:
-            return
-        self.counts[kind] = self.counts.get(kind, 0) + count
-        self.examples.setdefault(kind, example)
-
-    def as_dict(self) -> dict[str, dict[str, object]]:
-        return {k: {"count": n, "example": self.examples[k]} for k, n in sorted(self.counts.items())}
 
 
 @contextmanager
@@ -68,37 +55,96 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def read_json(path: str | Path) -> object:
-    """Loads one JSON document; a syntax error names the file, line and column."""
-    text = Path(path).read_text(encoding="utf-8")
+def read_text_input(path: str | Path) -> str:
+    """A whole UTF-8 text file; a missing file is `FileNotFoundError`, other problems an `EvalInputError`."""
+    return read_text(Path(path), error=EvalInputError)
+
+
+def _line_of_key(text: str, key: str, occurrence: int) -> int:
+    """1-based line of the `occurrence`-th appearance of `"key":` in `text` (0 when not found)."""
+    needle, pos = json.dumps(key), -1
+    for _ in range(occurrence):
+        pos = text.find(needle, pos + 1)
+        if pos < 0:
+            return 0
+    return text.count("\n", 0, pos) + 1
+
+
+def _loads(text: str, path: str | Path, line_no: int | None, hook) -> object:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as err:
-        raise input_error(path, f"line {err.lineno} column {err.colno}", f"malformed JSON ({err.msg})") from None
+        where = f"line {line_no}" if line_no else f"line {err.lineno} column {err.colno}"
+        raise input_error(path, where, f"malformed JSON ({err.msg})") from None
+    except RecursionError:
+        raise input_error(path, f"line {line_no}" if line_no else "", "JSON nested too deeply") from None
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yields `(line_number, object)` for every non-blank line of a JSON-lines file (1-based line numbers).
+def read_json(path: str | Path, log: QuirkLog | None = None, *, text: str | None = None,
+              line_no: int | None = None) -> object:
+    """Loads one JSON document; a syntax error names the file, line and column; repeated keys are counted in `log`
+    (`pred.duplicate_key`, or `pred.duplicate_id` for the keys of a `results` / `scores` object) with their line.
+
+    Args:
+        path: the file (named in messages).
+        log: where repeated keys are counted; None: not checked.
+        text: the document when already read (one line of a JSON-lines file), else the file is read.
+        line_no: the line `text` is on, for a line of a JSON-lines file.
+    """
+    text = read_text_input(path) if text is None else text
+    if log is None:
+        return _loads(text, path, line_no, None)
+    repeated: list[tuple[str, dict]] = []  # (key, the object holding it)
+
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            seen: set[str] = set()
+            repeated.extend((k, obj) for k, _ in pairs if k in seen or seen.add(k))
+        return obj
+
+    data = _loads(text, path, line_no, hook)
+    id_maps = [data[name] for name in ("results", "scores", "labels") if isinstance(data, dict) and name in data]
+    for key, obj in repeated:
+        if any(obj is ids for ids in id_maps):  # a video id: unique text, so its second appearance is the repeat
+            line = line_no or _line_of_key(text, key, 2)
+            log.add("pred.duplicate_id", path, f"line {line}" if line else "",
+                    f"video {key!r} listed twice; the last list is used, as by Python's json in the official script")
+        else:
+            where = f"line {line_no}" if line_no else ""
+            log.add("pred.duplicate_key", path, where, f"key {key!r} repeated in the object with keys {list(obj)[:4]}; "
+                                                      "the last value is used, as by Python's json")
+    return data
+
+
+def iter_jsonl(path: str | Path, log: QuirkLog) -> Iterator[tuple[int, dict]]:
+    """Yields `(line_number, object)` for every non-blank line of a JSON-lines file (1-based line numbers); blank
+    lines are counted (`pred.blank_line`: the official loader crashes on them).
 
     Raises:
         EvalInputError: a line that is not valid JSON or not a JSON object.
     """
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise input_error(path, f"line {line_no}", f"malformed JSON ({err.msg})") from None
-            if not isinstance(obj, dict):
-                raise input_error(path, f"line {line_no}", f"expected a JSON object, got {type(obj).__name__}")
-            yield line_no, obj
+    lines = read_text_input(path).split("\n")
+    if lines[-1] == "":  # the text after the final newline is not a line
+        lines.pop()
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            log.add("pred.blank_line", path, f"line {line_no}", "blank line skipped")
+            continue
+        obj = read_json(path, log, text=line, line_no=line_no)
+        if not isinstance(obj, dict):
+            raise input_error(path, f"line {line_no}", f"expected a JSON object, got {type(obj).__name__}")
+        yield line_no, obj
+
+
+def is_number(value: object) -> bool:
+    """A JSON number: int or float, not a boolean."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def finite_number(value: object, source: str | Path, where: str, what: str) -> float:
     """Returns `value` as a float, rejecting booleans, non-numbers, NaN and infinities with an `EvalInputError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise input_error(source, where, f"{what} must be a number, got {value!r}")
     number = float(value)
     if not math.isfinite(number):
@@ -106,33 +152,24 @@ def finite_number(value: object, source: str | Path, where: str, what: str) -> f
     return number
 
 
-def finite_array(values: list, source: str | Path, where: str, what: str) -> np.ndarray:
-    """A list of finite numbers (or of equal-length lists of them) as a float array; else an `EvalInputError`
-    naming the first bad element. Fast on valid input (one type scan, one vectorized check)."""
-    flat = chain.from_iterable(values) if values and isinstance(values[0], list) else values
-    if set(map(type, flat)) <= {int, float}:
-        try:
-            arr = np.asarray(values, dtype=float)
-        except ValueError:  # ragged nested lists
-            arr = None
-        if arr is not None and np.isfinite(arr).all():
-            return arr
-    for i, v in enumerate(values):
-        for x in v if isinstance(v, list) else [v]:
-            finite_number(x, source, where, f"{what} {i}")
-    raise input_error(source, where, f"{what}s must all have the same length")
-
-
-def segment_sec(value: object, source: str | Path, where: str, what: str, *, ordered: bool) -> tuple[float, float]:
-    """Validates a `[start, end]` pair of finite seconds; with `ordered`, `end < start` is an error.
-
-    Returns:
-        (start_sec, end_sec) as floats, exactly as given (no clipping).
-    """
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise input_error(source, where, f"{what} must be [start, end], got {value!r}")
-    start = finite_number(value[0], source, where, f"{what} start")
-    end = finite_number(value[1], source, where, f"{what} end")
-    if ordered and end < start:
-        raise input_error(source, where, f"{what} has end < start: {value!r}")
-    return start, end
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an `.npz` archive, loaded without pickle; any damage is one `EvalInputError` naming the file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if not magic.startswith((b"PK", b"\x93NUMPY")):
+            raise input_error(path, "", f"not an .npz archive (it starts with {magic!r}, not a zip header)")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise input_error(path, "", "a single .npy array, not an .npz archive of named arrays")
+        with loaded as npz:
+            return {name: npz[name] for name in npz.files}
+    except (FileNotFoundError, EvalInputError):
+        raise
+    except ValueError as err:
+        reason = "holds object arrays (pickled data)" if "pickle" in str(err) else str(err)
+        raise input_error(path, "", f"not a readable .npz archive: {reason}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+        raise input_error(path, "", f"not a readable .npz archive ({type(err).__name__}: {err}); "
+                                    f"truncated or not written by numpy.savez") from None

@@ -48,10 +48,13 @@ def segment_iou(pred_sec: np.ndarray, gt_sec: np.ndarray, *, official: bool = Fa
     return out
 
 
-def zero_length_pairs(pred_key: np.ndarray, pred_sec: np.ndarray, gt_key: np.ndarray, gt_sec: np.ndarray) -> int:
-    """Number of zero-length predictions in a group that has a zero-length ground truth (the official 0/0 case)."""
-    gt_points = gt_key[gt_sec[:, 1] == gt_sec[:, 0]]
-    return int(np.isin(pred_key[pred_sec[:, 1] == pred_sec[:, 0]], gt_points).sum())
+def zero_over_zero(pred_key: np.ndarray, pred_sec: np.ndarray, gt_key: np.ndarray, gt_sec: np.ndarray) -> np.ndarray:
+    """Indices of the predictions whose IoU with a ground truth of their group is the official 0/0 (a zero union with
+    no overlap: both zero-length, or a reversed window mirroring the ground truth's length)."""
+    pred_len, gt_len = pred_sec[:, 1] - pred_sec[:, 0], gt_sec[:, 1] - gt_sec[:, 0]
+    candidates = np.flatnonzero((pred_len <= 0) | np.isin(pred_key, gt_key[gt_len <= 0]))
+    hits = [i for i in candidates if np.isinf(segment_iou(pred_sec[i], gt_sec[gt_key == pred_key[i]], official=True)).any()]
+    return np.asarray(hits, dtype=int)
 
 
 def greedy_match(tiou: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

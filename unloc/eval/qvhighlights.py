@@ -9,8 +9,9 @@ Moment retrieval (paper §4, QVHighlights):
 Highlight detection (`HL-min-{Fair,Good,VeryGood}-{mAP,Hit1}`): a clip is positive for an annotator when its score is
 at least 2 / 3 / 4; mAP averages the per-annotator AP of the saliency ranking over queries and annotators, Hit1 is the
 share of queries whose top-scored clip is positive for at least one annotator.
-Values are percent rounded to 2 decimals. Where the official script would stop (a query missing from the submission or
-without windows), the query counts as a miss (AP 0, IoU 0, Hit 0) and a warning is counted.
+Values are percent rounded to 2 decimals. A query with an empty window list counts as a miss (AP 0, IoU 0; the official
+script stops on it); a query on several submission lines is pooled as the official script does (MR-mAP reads the first
+10 windows of every line, R1 and HL the last line). Both are counted by the submission reader (`mr_submission`).
 """
 
 from __future__ import annotations
@@ -19,22 +20,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from unloc.eval.inputs import WarningLog
-from unloc.eval.matching import (
-    format_threshold,
-    greedy_match,
-    interpolated_ap,
-    rank_padded,
-    segment_iou,
-    stack_padded,
-    zero_length_pairs,
-)
+from unloc.eval.matching import format_threshold, greedy_match, interpolated_ap, rank_padded, segment_iou, stack_padded
 from unloc.eval.mr_inputs import MomentPrediction, MomentQuery
+from unloc.eval.mr_submission import MAX_PRED_WINDOWS
+from unloc.eval.quirks import QuirkLog
 from unloc.eval.ranking import saliency_ap
 
 MR_IOUS = np.array([float(f"{x:.2f}") for x in np.linspace(0.5, 0.95, 10)])
 LENGTH_BUCKETS = {"full": (0.0, 150.0), "short": (0.0, 10.0), "middle": (10.0, 30.0), "long": (30.0, 150.0)}
-MAX_PRED_WINDOWS = 10
 HL_MIN_SCORES = {"Fair": 2, "Good": 3, "VeryGood": 4}
 
 
@@ -73,8 +66,9 @@ def _r1_iou(first: np.ndarray, gt: Sequence[np.ndarray]) -> np.ndarray:
     return np.where(np.isnan(first[:, 0]), 0.0, iou)
 
 
-def _moment_metrics(queries: Sequence[MomentQuery], kept_windows: Sequence[np.ndarray]) -> dict:
-    """`MR-*` metrics; `kept_windows` are each query's first `MAX_PRED_WINDOWS` (k, 3) windows in file order."""
+def _moment_metrics(queries: Sequence[MomentQuery], kept_windows: Sequence[np.ndarray], first: np.ndarray) -> dict:
+    """`MR-*` metrics; `kept_windows` are the (k, 3) windows MR-mAP reads per query (at most `MAX_PRED_WINDOWS` per
+    submission line, in file order), `first` (q, 2) the window R1 reads (NaN: none)."""
     metrics = {}
     for name, (lo, hi) in LENGTH_BUCKETS.items():
         gt, pr = [], []
@@ -90,7 +84,6 @@ def _moment_metrics(queries: Sequence[MomentQuery], kept_windows: Sequence[np.nd
         if name == "full":
             for thr in (0.5, 0.75):
                 metrics[f"MR-full-mAP@{format_threshold(thr)}"] = _round_pct(ap_t[np.flatnonzero(MR_IOUS == thr)[0]])
-            first = np.array([w[0, :2] if len(w) else [np.nan, np.nan] for w in kept_windows]).reshape(-1, 2)
             iou = _r1_iou(first, [q.windows_sec for q in queries])
             for thr in (0.5, 0.7):
                 metrics[f"MR-full-R1@{format_threshold(thr)}"] = _round_pct(np.mean(iou >= thr))
@@ -121,33 +114,29 @@ def _highlight_metrics(queries: Sequence[MomentQuery], preds: Sequence[MomentPre
 
 
 def qvhighlights_metrics(queries: Sequence[MomentQuery], preds: Sequence[MomentPrediction | None],
-                         log: WarningLog | None = None) -> dict[str, float | None]:
+                         log: QuirkLog | None = None) -> dict[str, float | None]:
     """The official `brief` metrics of moment_detr's `standalone_eval/eval.py`.
 
     Args:
         queries: QVHighlights ground truth (with saliency for the `HL-*` keys).
-        preds: the prediction of each query, aligned with `queries`, None when missing.
-        log: collects counted warnings.
+        preds: the prediction of each query, aligned with `queries`, None when missing (a miss).
+        log: collects input quirks.
 
     Returns:
-        `MR-*` keys, plus `HL-*` keys when the predictions carry `pred_saliency_scores`.
+        `MR-*` keys when the predictions carry windows, `HL-*` keys when they carry `pred_saliency_scores`.
     """
-    log = log if log is not None else WarningLog()
-    empty = [p.qid for p in preds if p is not None and not len(p.windows)]
-    log.add("mr.queries_without_windows", f"qid {empty[0]!r} (the official script would stop)" if empty else "",
-            len(empty))
-    kept = [np.zeros((0, 3)) if p is None else p.windows[:MAX_PRED_WINDOWS] for p in preds]
-    log.add("mr.zero_length_pairs_matched_as_official",
-            "a zero-length window meets a zero-length ground truth: 0/0 IoU, a match at every threshold",
-            zero_length_pairs(np.repeat(np.arange(len(kept)), [len(w) for w in kept]),
-                              np.concatenate(kept)[:, :2] if kept else np.zeros((0, 2)),
-                              np.repeat(np.arange(len(queries)), [len(q.windows_sec) for q in queries]),
-                              np.concatenate([q.windows_sec for q in queries]) if queries else np.zeros((0, 2))))
-    metrics = _moment_metrics(queries, kept)
+    log = log if log is not None else QuirkLog()
+    metrics: dict[str, float | None] = {}
+    if any(p is not None and p.windows is not None for p in preds):
+        kept = [np.zeros((0, 3)) if p is None or p.windows is None else
+                p.ap_windows if p.ap_windows is not None else p.windows[:MAX_PRED_WINDOWS] for p in preds]
+        first = np.array([p.windows[0, :2] if p is not None and p.windows is not None and len(p.windows)
+                          else [np.nan, np.nan] for p in preds]).reshape(-1, 2)
+        metrics.update(_moment_metrics(queries, kept, first))
     if not any(p is not None and p.saliency is not None for p in preds):
         return metrics
     if any(q.saliency is None for q in queries):
-        log.add("mr.hl_skipped_no_gt_saliency", "the ground truth has no saliency_scores; HL-* metrics skipped")
+        log.add("gt.no_saliency", "<ground truth>", "", "the ground truth has no saliency_scores; HL-* metrics skipped")
         return metrics
     metrics.update(_highlight_metrics(queries, preds))
     return metrics

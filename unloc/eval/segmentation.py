@@ -20,13 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import WarningLog, input_error, paused_gc
+from unloc.eval.inputs import input_error, paused_gc
+from unloc.eval.quirks import QuirkLog
 from unloc.eval.ranking import frame_ap
-from unloc.eval.segmentation_inputs import (
-    read_class_list,
-    read_segmentation_ground_truth,
-    read_segmentation_predictions,
-)
+from unloc.eval.seg_submission import read_segmentation_predictions
+from unloc.eval.segmentation_inputs import read_class_list, read_segmentation_ground_truth
 
 BACKGROUND = -1
 F1_OVERLAPS = (0.1, 0.25, 0.5)
@@ -169,8 +167,8 @@ def class_frame_ap(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
 @paused_gc()
 def evaluate_segmentation(gt_path: str | Path, pred_path: str | Path, *, fps: float | None = None,
                           split: str | None = None, classes_path: str | Path | None = None,
-                          background_threshold: float = 0.0) -> dict[str, object]:
-    """Evaluates per-frame class scores against segmentation ground truth (formats in `segmentation_inputs`).
+                          background_threshold: float = 0.0, strict: bool = False) -> dict[str, object]:
+    """Evaluates per-frame class scores against segmentation ground truth (`segmentation_inputs`, `seg_submission`).
 
     Args:
         gt_path: COIN json (needs `fps`) or per-frame label arrays (.npz / json).
@@ -179,16 +177,17 @@ def evaluate_segmentation(gt_path: str | Path, pred_path: str | Path, *, fps: fl
         split: COIN subset to evaluate (None: every video of the file).
         classes_path: class list giving the column order (COIN taxonomy csv or one id per line).
         background_threshold: see `predicted_labels`.
+        strict: every input quirk of the prediction file is an error.
 
     Returns:
-        Metrics of `segmentation_metrics`, counts and `warnings`.
+        Metrics of `segmentation_metrics`, counts and `input_quirks`.
 
     Raises:
         EvalInputError: bad input, naming the file and video.
     """
-    log = WarningLog()
+    log = QuirkLog(strict=strict, source=str(pred_path))
     classes = read_class_list(classes_path) if classes_path else None
-    gt = read_segmentation_ground_truth(gt_path, fps=fps, split=split, classes=classes)
+    gt = read_segmentation_ground_truth(gt_path, fps=fps, split=split, classes=classes, log=log)
     if not gt.labels:
         raise input_error(gt_path, "", f"no videos to evaluate (split {split!r})")
     scores = read_segmentation_predictions(pred_path, gt, log)
@@ -200,5 +199,5 @@ def evaluate_segmentation(gt_path: str | Path, pred_path: str | Path, *, fps: fl
     n_frames = int(sum(len(y) for y in gt.labels.values()))
     metrics: dict[str, object] = {"num_videos": len(gt.labels), "num_frames": n_frames, "num_classes": q}
     metrics.update(segmentation_metrics(list(gt.labels.values()), scores, background_threshold=background_threshold))
-    metrics["warnings"] = log.as_dict()
+    metrics["input_quirks"] = log.as_dict()
     return metrics

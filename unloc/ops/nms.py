@@ -25,6 +25,7 @@ scores are the decayed scores at the time of selection (non-increasing along k).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -67,64 +68,111 @@ def _validate(method: str, sigma: float, score_threshold: float, top_k: int) -> 
 
 
 
-def _sort_by_score(
-    segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, alive: torch.Tensor
-) -> tuple[torch.Tensor, ...]:
-    """Sort each video's candidates by score, live ones first (stable: ties keep input order), and cut the columns
-    no video uses. Returns segments (b, m, 2), scores, labels, alive and input indices (b, m); m >= 1."""
-    key = torch.where(alive, scores, torch.full_like(scores, -torch.inf))
-    order = torch.argsort(key, dim=1, descending=True, stable=True)[:, : max(int(alive.sum(1).max()), 1)]  # (b, m)
-    seg = torch.gather(segments, 1, order[..., None].expand(-1, -1, 2))
-    return seg, scores.gather(1, order), labels.gather(1, order), alive.gather(1, order), order
+def _first_k(key: torch.Tensor, k: int) -> torch.Tensor:
+    """(b, k) input columns of each row's first k candidates in (key descending, column ascending) order: a stable
+    descending sort, without sorting all n columns when k < n (a top-k, then the tied k-th values by column)."""
+    b, n = key.shape
+    if k >= n:
+        return torch.argsort(key, dim=1, descending=True, stable=True)
+    kth = torch.topk(key, k, dim=1).values[:, -1:]  # (b, 1)
+    above, tied = key > kth, key == kth
+    room = k - above.sum(1, keepdim=True)  # how many of the tied columns each row keeps, lowest columns first
+    chosen = above | (tied & (tied.cumsum(1) <= room))  # exactly k per row
+    cols = chosen.nonzero()[:, 1].view(b, k)  # ascending columns
+    return cols.gather(1, torch.argsort(key.gather(1, cols), dim=1, descending=True, stable=True))
 
 
 class _Window:
-    """Exact current scores of the first ``width`` candidates in initial-score order (−inf = removed).
+    """Exact current scores of the first ``width`` candidates in initial-score order (the "window").
 
     Decays only lower scores, so no candidate outside the window scores more than the initial score of the first one
-    outside (``bound``). While the best score inside is >= that bound, the greedy pick equals the pick over all
+    outside (``bounds``). While the best score inside is >= that bound, the greedy pick equals the pick over all
     candidates; otherwise the window doubles and its new columns take the decays of all picks made so far at once (each
-    weight depends on one IoU only, so the order of application does not matter).
+    weight depends on one IoU only, so the order of application does not matter). A pick updates the window in place
+    in about a dozen tensor operations, with the same floating-point operations as ``tiou_with_lengths`` and
+    ``_decay_weight`` (bit-identical results); one video reads its pick as Python numbers instead of gathering it.
+    With Gaussian weights (never 0) a candidate that decays to the score threshold or below keeps its small score
+    instead of being set to −inf: it can never be picked again, so the result is the same and two operations a round
+    are saved.
     """
 
-    def __init__(self, seg, init, lab, alive0, *, weight_fn, per_class: bool, score_threshold: float, width: int):
-        self.seg, self.lab, self.length = seg, lab, segment_length(seg)  # (b, m, 2), (b, m), (b, m)
-        self.init = torch.where(alive0, init, -torch.inf)  # sorted descending, removed candidates last
-        self.weight_fn, self.per_class, self.score_threshold = weight_fn, per_class, score_threshold
-        self.width, self.cur = 0, self.init[:, :0]
-        self.picks: list[torch.Tensor] = []  # column of each pick, (b, 1)
+    def __init__(self, segments, key, labels, *, method, sigma, iou_threshold, per_class, score_threshold, width,
+                 full_width):
+        self.segments, self.key, self.labels = segments, key, labels  # (b, n, 2), (b, n) with −inf = dead, (b, n)
+        self.method, self.sigma, self.iou_threshold = method, sigma, iou_threshold
+        self.per_class, self.score_threshold, self.full_width = per_class, score_threshold, full_width
+        self.neg_two_sigma = torch.tensor(-2 * sigma, dtype=key.dtype, device=key.device)  # a tensor: fast to use
+        self.width, self.one = 0, len(key) == 1
+        self.picks: list = []  # window column of each pick: (b, 1) tensors, or ints for one video
         self.grow(width)
 
-    def _weights(self, cols: torch.Tensor, sl: slice) -> torch.Tensor:
-        """Decay weights (b, k, w) of the candidates in columns ``sl`` by the picks at ``cols`` (b, k)."""
-        seg, length, lab = self.seg[:, sl, None], self.length[:, sl, None], self.lab[:, sl, None]  # (b, w, 1, ...)
-        pick_seg = torch.gather(self.seg, 1, cols[..., None].expand(-1, -1, 2))[:, None]  # (b, 1, k, 2)
-        iou = tiou_with_lengths(pick_seg, seg, self.length.gather(1, cols)[:, None], length)  # (b, w, k)
-        if self.per_class:
-            iou = torch.where(lab == self.lab.gather(1, cols)[:, None], iou, torch.zeros_like(iou))
-        return self.weight_fn(iou)
-
-    def _decayed(self, cur: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        cur = cur * weight  # -inf stays -inf; a weight of 0 (hard NMS) gives 0 or NaN, both removed below
-        return torch.where(cur > self.score_threshold, cur, -torch.inf)
-
-    def bound(self) -> torch.Tensor:
-        """(b, 1) upper bound on the score of any candidate outside the window (−inf when none)."""
-        w = self.width
-        return self.init[:, w : w + 1] if w < self.init.shape[1] else torch.full_like(self.init[:, :1], -torch.inf)
+    def pick_columns(self) -> torch.Tensor:
+        """(b, k) window columns of the picks so far."""
+        if self.one or not self.picks:
+            return torch.tensor(self.picks, dtype=torch.long, device=self.key.device).view(len(self.key), -1)
+        return torch.cat(self.picks, 1)
 
     def grow(self, width: int) -> None:
-        sl = slice(self.width, min(width, self.init.shape[1]))
-        cur = self.init[:, sl]
+        """Widen the window to ``width`` columns (at most ``full_width``), decaying the new ones by every pick."""
+        new_width = min(width, self.full_width)
+        order = _first_k(self.key, min(new_width + 1, self.key.shape[1]))  # one more: the first outside
+        cols = self.cols = order[:, :new_width]  # (b, w) input column of each window column; a prefix never changes
+        seg = self.seg = torch.gather(self.segments, 1, cols[..., None].expand(-1, -1, 2))  # (b, w, 2)
+        lab = self.lab = self.labels.gather(1, cols)
+        length = segment_length(seg)
+        self.start, self.end, self.length = seg[..., 0].contiguous(), seg[..., 1].contiguous(), length  # (b, w)
+        self.zero_length = bool((length == 0).any())
+        init = self.key.gather(1, cols)  # (b, w), descending
+        sl = slice(self.width, new_width)
+        new = init[:, sl]
         if self.picks:
-            cur = self._decayed(cur, self._weights(torch.cat(self.picks, 1), sl).prod(-1))
-        self.cur, self.width = torch.cat([self.cur, cur], 1), sl.stop
+            picks = self.pick_columns()  # (b, k)
+            pick_seg = torch.gather(seg, 1, picks[..., None].expand(-1, -1, 2))[:, None]  # (b, 1, k, 2)
+            iou = tiou_with_lengths(pick_seg, seg[:, sl, None], length.gather(1, picks)[:, None],
+                                    length[:, sl, None])  # (b, w_new, k)
+            if self.per_class:
+                iou = torch.where(lab[:, sl, None] == lab.gather(1, picks)[:, None], iou, torch.zeros_like(iou))
+            new = new * _decay_weight(iou, self.method, self.sigma, self.iou_threshold).prod(-1)
+            new = torch.where(new > self.score_threshold, new, -torch.inf)
+        self.cur = torch.cat([self.cur, new], 1) if self.width else new.clone()
+        self.width = new_width
+        outside = self.key.gather(1, order[:, new_width:]) if order.shape[1] > new_width else \
+            torch.full_like(init[:, :1], -torch.inf)
+        self.bounds = outside[:, 0].tolist()  # initial score of the first candidate outside, per video
+        if self.one:  # views and Python copies for `take_one`
+            self.cur_row, self.length_row = self.cur[0], length[0]
+            self.start_list, self.end_list = self.start[0].tolist(), self.end[0].tolist()
 
     def take(self, col: torch.Tensor) -> None:
-        """Output column ``col`` (b, 1) of every video, remove it and decay the rest of the window."""
+        """Output window column ``col`` (b, 1) of every video, remove it and decay the rest of the window."""
         self.picks.append(col)
-        cur = self.cur.scatter(1, col, -torch.inf)
-        self.cur = self._decayed(cur, self._weights(col, slice(0, self.width))[..., 0])
+        self.cur.scatter_(1, col, -torch.inf)
+        start, end, length = (x.gather(1, col) for x in (self.start, self.end, self.length))  # (b, 1) each
+        inter = torch.minimum(self.end, end)
+        inter.sub_(torch.maximum(self.start, start)).clamp_min_(0)
+        self._decay(inter, self.length + length, self.lab.gather(1, col) if self.per_class else None)
+
+    def take_one(self, c: int) -> None:
+        """`take` for a single video, the pick at window column ``c``."""
+        self.picks.append(c)
+        self.cur_row[c] = -torch.inf
+        inter = self.end.clamp(max=self.end_list[c])  # exact: the scalars are the tensors' own values
+        inter.sub_(self.start.clamp(min=self.start_list[c])).clamp_min_(0)
+        self._decay(inter, self.length + self.length_row[c], self.lab[0, c] if self.per_class else None)
+
+    def _decay(self, inter: torch.Tensor, length_sum: torch.Tensor, pick_label: torch.Tensor | None) -> None:
+        """Decay the window by the pick whose overlaps are ``inter`` (b, w) and length sums ``length_sum`` (b, w)."""
+        union = length_sum.sub_(inter)  # as tiou_with_lengths: (len + len) − inter
+        if self.zero_length:  # a zero union has zero overlap: tIoU 0 (safe_div), never NaN
+            union.clamp_min_(torch.finfo(union.dtype).tiny)
+        iou = inter.div_(union)
+        if pick_label is not None:
+            iou.masked_fill_(self.lab != pick_label, 0)
+        if self.method == "gaussian":  # -(iou²) / (2σ) == iou² / (−2σ) exactly
+            self.cur.mul_(iou.mul_(iou).div_(self.neg_two_sigma).exp_())
+        else:  # a weight of 0 (hard NMS) gives −inf · 0 = NaN on removed columns: removed again below
+            self.cur.mul_(_decay_weight(iou, self.method, self.sigma, self.iou_threshold))
+            self.cur.copy_(torch.where(self.cur > self.score_threshold, self.cur, -torch.inf))
 
 
 def soft_nms(
@@ -180,39 +228,56 @@ def soft_nms(
     if not bool(torch.isfinite(scores[real]).all() & torch.isfinite(segments[real]).all()):
         raise ValueError("soft_nms got NaN or infinite scores/segments among the real (unmasked) candidates")
     alive = (scores > score_threshold) & real
-    seg, init, lab, alive0, index = _sort_by_score(segments, scores, labels, alive)
-    win = _Window(
-        seg, init, lab, alive0, per_class=per_class, score_threshold=score_threshold, width=max(window, 1),
-        weight_fn=lambda iou: _decay_weight(iou, method, sigma, iou_threshold),
-    )
-    taken_score = []
-    while len(taken_score) < min(top_k, seg.shape[1]):
-        best_score, col = win.cur.max(dim=1, keepdim=True)  # (b, 1); the first maximum on ties
-        must_grow, any_left = torch.stack([(best_score < win.bound()).any(), (best_score > -torch.inf).any()]).tolist()
-        if must_grow:
+    key = torch.where(alive, scores, -torch.inf)
+    full_width = max(int(alive.sum(1).max()), 1)  # columns no video uses are never looked at
+    win = _Window(segments, key, labels, method=method, sigma=sigma, iou_threshold=iou_threshold,
+                  per_class=per_class, score_threshold=score_threshold, width=max(window, 1), full_width=full_width)
+    taken = _greedy_one(win, min(top_k, full_width)) if win.one else _greedy(win, min(top_k, full_width))
+    return _gather_results(win.seg, win.lab, win.cols, win.pick_columns(), taken, top_k, unbatched)
+
+
+def _greedy(win: _Window, rounds: int) -> torch.Tensor:
+    """The greedy loop over a batch of videos; returns the (b, k) scores at selection."""
+    taken: list[torch.Tensor] = []
+    while len(taken) < rounds:
+        best, col = win.cur.max(dim=1, keepdim=True)  # (b, 1); the first maximum on ties
+        values = [v if v > win.score_threshold else -math.inf for v in best.view(-1).tolist()]  # at or below: none
+        if any(v < bound for v, bound in zip(values, win.bounds)):
             win.grow(2 * win.width)
-        elif not any_left:
+        elif all(v == -math.inf for v in values):
             break
         else:
+            if -math.inf in values:  # a video with nothing left: its pick is padding
+                best = best.masked_fill(best <= win.score_threshold, -torch.inf)
             win.take(col)
-            taken_score.append(best_score)
-    return _gather_results(seg, lab, index, win.picks, taken_score, top_k, init.dtype, unbatched)
+            taken.append(best)
+    return torch.cat(taken, 1) if taken else win.cur[:, :0]
 
 
-def _gather_results(
-    seg: torch.Tensor,
-    lab: torch.Tensor,
-    index: torch.Tensor,
-    cols: list[torch.Tensor],
-    scores: list[torch.Tensor],
-    top_k: int,
-    score_dtype: torch.dtype,
-    unbatched: bool,
-) -> NmsResult:
-    """Stack the per-round picks (each (b, 1), columns of the sorted arrays) into padded (b, top_k) outputs."""
-    b, pad = seg.shape[0], top_k - len(cols)
-    col = torch.cat(cols + [torch.zeros(b, pad, dtype=torch.long, device=seg.device)], dim=1)  # (b, k)
-    score = torch.cat(scores + [torch.full((b, pad), -torch.inf, dtype=score_dtype, device=seg.device)], dim=1)
+def _greedy_one(win: _Window, rounds: int) -> torch.Tensor:
+    """`_greedy` for one video, with Python numbers for the control flow."""
+    taken: list[float] = []
+    while len(taken) < rounds:
+        best, col = win.cur_row.max(0)  # the first maximum on ties
+        value = best.item()
+        if value <= win.score_threshold:
+            value = -math.inf
+        if value < win.bounds[0]:
+            win.grow(2 * win.width)
+        elif value == -math.inf:
+            break
+        else:
+            win.take_one(col.item())
+            taken.append(value)
+    return torch.tensor(taken, dtype=win.cur.dtype, device=win.cur.device).view(1, -1)
+
+
+def _gather_results(seg: torch.Tensor, lab: torch.Tensor, index: torch.Tensor, cols: torch.Tensor,
+                    scores: torch.Tensor, top_k: int, unbatched: bool) -> NmsResult:
+    """Pad the picks (b, k) (window columns) and their scores (b, k) into (b, top_k) outputs."""
+    b, pad = seg.shape[0], top_k - cols.shape[1]
+    col = torch.cat([cols, torch.zeros(b, pad, dtype=torch.long, device=seg.device)], dim=1)  # (b, top_k)
+    score = torch.cat([scores, torch.full((b, pad), -torch.inf, dtype=scores.dtype, device=seg.device)], dim=1)
     ok = score > -torch.inf  # a video that ran out of candidates picked a removed (−inf) column
     out = NmsResult(
         segments=torch.where(ok[..., None], torch.gather(seg, 1, col[..., None].expand(-1, -1, 2)), 0.0),

@@ -21,21 +21,25 @@ from pathlib import Path
 
 from unloc.data.formats.builder import AnnotationBuilder
 from unloc.data.formats.fileio import read_csv, read_json, read_lines, require_mapping
-from unloc.data.formats.quirks import AnnotationError, QuirkCounter, to_duration, to_float
+from unloc.data.formats.quirks import AnnotationError, QuirkCounter, optional_duration, parse_float, to_duration
 from unloc.data.records import AnnotationSet, VideoRecord
 
 FORMAT = "activitynet13"
 BSN_INFO_FILE = "video_info_new.csv"
 BSN_CLASSES_FILE = "action_name.csv"
 BSN_PREFIX = "v_"
+_OTHER_LAYOUT = {"annotations": ("annotation", "COIN"), "annotation": ("annotations", "ActivityNet-1.3")}
 
 
 def taxonomy_classes(taxonomy: object, path: Path) -> tuple[str, ...] | None:
     """Leaf class names of an ActivityNet taxonomy list (None when the file has no taxonomy)."""
     if not taxonomy:
         return None
-    if not isinstance(taxonomy, list) or not all(isinstance(n, dict) and "nodeName" in n for n in taxonomy):
-        raise AnnotationError(f"{path}: taxonomy: expected a list of {{nodeName, ...}} objects")
+    if not isinstance(taxonomy, list) or not all(
+            isinstance(n, dict) and isinstance(n.get("nodeName"), str)
+            and all(isinstance(n.get(k), (str, int, type(None))) for k in ("nodeId", "parentId")) for n in taxonomy):
+        raise AnnotationError(f"{path}: taxonomy: expected a list of {{nodeName, nodeId?, parentId?}} objects "
+                              f"(a string name, string or integer ids)")
     parents = {n.get("parentId") for n in taxonomy}
     return tuple(sorted({n["nodeName"] for n in taxonomy if "nodeId" not in n or n["nodeId"] not in parents}))
 
@@ -50,9 +54,16 @@ def database_entries(database: object, b: AnnotationBuilder, annotations_key: st
     for video_id, entry in require_mapping(database, b.path, "database").items():
         where = f"video {video_id}"
         entry = require_mapping(entry, b.path, where)
-        if not b.wants(entry.get("subset")):
+        subset = entry.get("subset")
+        if subset is not None and not isinstance(subset, str):
+            b.fail(where, f"`subset` must be a string, got {subset!r}")
+        if annotations_key not in entry:
+            other_key, other_format = _OTHER_LAYOUT[annotations_key]
+            hint = f"; it has `{other_key}`: is this a {other_format} file?" if other_key in entry else ""
+            b.fail(where, f"no `{annotations_key}` list{hint}")
+        if not b.wants(subset):
             continue
-        annotations = entry.get(annotations_key, [])
+        annotations = entry[annotations_key]
         if not isinstance(annotations, list):
             b.fail(where, f"`{annotations_key}` must be a list")
         yield video_id, entry, annotations, where
@@ -72,7 +83,7 @@ def add_labelled_segments(b: AnnotationBuilder, video_id: str, raw_anns: object,
 def _read_official(path: Path, data: dict, b_kwargs: dict, classes: Sequence[str] | None) -> AnnotationSet:
     b = AnnotationBuilder(FORMAT, path, classes=classes or taxonomy_classes(data.get("taxonomy"), path), **b_kwargs)
     for video_id, entry, raw_anns, where in database_entries(data["database"], b, "annotations"):
-        duration_sec = to_duration(entry.get("duration"), b.quirks, where)
+        duration_sec = optional_duration(entry, "duration", b.quirks, where)
         b.add_video(VideoRecord(video_id, duration_sec, entry.get("subset")), where)
         add_labelled_segments(b, video_id, raw_anns, where)
     return b.build()
@@ -87,8 +98,8 @@ def _bsn_info(path: Path) -> dict[str, tuple[str, float, int]]:
     info = {}
     for line_no, row in read_csv(info_path, required=("video", "numFrame", "fps", "subset")):
         where = f"line {line_no}"
-        info[row["video"]] = (row["subset"], to_float(row["fps"], quirks, where, "fps"),
-                              int(to_float(row["numFrame"], quirks, where, "numFrame")))
+        info[row["video"]] = (row["subset"], parse_float(row["fps"], quirks, where, "fps"),
+                              int(parse_float(row["numFrame"], quirks, where, "numFrame")))
     return info
 
 
@@ -114,6 +125,8 @@ def _read_bsn(path: Path, data: dict, b_kwargs: dict, classes: Sequence[str] | N
             continue
         video_id = raw_id.removeprefix(BSN_PREFIX)
         duration_sec = to_duration(entry.get("duration_second"), b.quirks, where)
+        if not isinstance(entry.get("annotations", []), list):
+            b.fail(where, "`annotations` must be a list")
         b.add_video(VideoRecord(video_id, duration_sec, subset, fps=fps, num_frames=num_frames), where)
         add_labelled_segments(b, video_id, entry.get("annotations", []), where)
     return b.build()
@@ -128,12 +141,15 @@ def is_bsn_layout(data: object) -> bool:
 
 
 def read_activitynet13(path: Path, *, strict: bool = False, split: str | None = None,
-                       classes: Sequence[str] | None = None) -> AnnotationSet:
+                       classes: Sequence[str] | None = None, as_given: bool = False,
+                       data: object = None) -> AnnotationSet:
     """Read ActivityNet-1.3 annotations in the official or the BSN layout.
 
     Args:
         path: `activity_net.v1-3.min.json` (or the substitute) or BSN's `anet_anno_action.json`.
         strict: raise on every quirk instead of applying its policy.
+        as_given: keep every segment as given (evaluation; a missing `duration` is then NaN, unknown).
+        data: the file's parsed JSON when the caller already holds it (`path` then only names it in messages).
         split: keep only this subset ("training"/"train", "validation"/"val", "testing"/"test").
         classes: the class list in index order (default: sorted taxonomy leaves, or sorted `action_name.csv`).
 
@@ -141,8 +157,8 @@ def read_activitynet13(path: Path, *, strict: bool = False, split: str | None = 
         An `AnnotationSet` with class-labelled segments; labels outside the class list are errors.
     """
     path = Path(path)
-    data = read_json(path)
-    b_kwargs = {"strict": strict, "split": split}
+    data = read_json(path) if data is None else data
+    b_kwargs = {"strict": strict, "split": split, "as_given": as_given}
     if isinstance(data, dict) and "database" in data:
         return _read_official(path, data, b_kwargs, classes)
     if is_bsn_layout(data):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from unloc.data.formats.builder import AnnotationBuilder
 from unloc.data.formats.fileio import read_json, require_mapping
-from unloc.data.formats.quirks import to_duration
+from unloc.data.formats.quirks import optional_duration
 from unloc.data.records import AnnotationSet, VideoRecord
 
 FORMAT = "activitynet_captions"
 
 
 def read_activitynet_captions(path: Path, *, strict: bool = False, split: str | None = None,
-                              split_name: str | None = None) -> AnnotationSet:
+                              split_name: str | None = None, as_given: bool = False) -> AnnotationSet:
     """Read an ActivityNet Captions json file.
 
     Args:
@@ -28,13 +28,14 @@ def read_activitynet_captions(path: Path, *, strict: bool = False, split: str | 
         strict: raise on every quirk instead of applying its policy.
         split: keep only this split (the file holds one).
         split_name: the file's split (default: the file stem, e.g. "val_1").
+        as_given: keep every window as given (evaluation; a missing duration is then NaN, unknown).
 
     Returns:
         An `AnnotationSet` with one `Query` per sentence.
     """
     path = Path(path)
     file_split = split_name or path.stem
-    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split)
+    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, as_given=as_given)
     if not b.wants(file_split):
         return b.build()
     data = require_mapping(read_json(path), path, "top level")
@@ -43,11 +44,11 @@ def read_activitynet_captions(path: Path, *, strict: bool = False, split: str | 
         where = f"video {video_id}"
         entry = require_mapping(entry, path, where)
         timestamps, sentences = entry.get("timestamps"), entry.get("sentences")
-        if not isinstance(timestamps, list) or not isinstance(sentences, list) or "duration" not in entry:
+        if not isinstance(timestamps, list) or not isinstance(sentences, list):
             b.fail(where, "needs `duration`, and `timestamps` and `sentences` lists")
         if len(timestamps) != len(sentences):
             b.fail(where, f"{len(timestamps)} timestamps but {len(sentences)} sentences")
-        b.add_video(VideoRecord(video_id, to_duration(entry["duration"], b.quirks, where), file_split), where)
+        b.add_video(VideoRecord(video_id, optional_duration(entry, "duration", b.quirks, where), file_split), where)
         for i, (pair, sentence) in enumerate(zip(timestamps, sentences)):
             b.add_query(query_id, video_id, sentence, [pair], f"video {video_id} sentence {i} (query {query_id})")
             query_id += 1

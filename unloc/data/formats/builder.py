@@ -35,14 +35,17 @@ class AnnotationBuilder:
         split: keep only records of this split (None keeps all).
         classes: the known class list, when the format gives one up front; labels outside it are errors.
             None: the classes are the sorted labels met while reading.
+        as_given: count window quirks but keep every window as given (see `quirks`).
+        class_ids: the dataset's ids of `classes` (COIN step ids), stored in the result.
     """
 
     def __init__(self, fmt: str, path: Path, *, strict: bool = False, split: str | None = None,
-                 classes: Sequence[str] | None = None):
+                 classes: Sequence[str] | None = None, as_given: bool = False, class_ids: Sequence[str] = ()):
         self.format = fmt
         self.path = Path(path)
         self.split = split
-        self.quirks = QuirkCounter(self.path, strict=strict)
+        self.class_ids = tuple(class_ids)
+        self.quirks = QuirkCounter(self.path, strict=strict, as_given=as_given)
         self.num_records = 0
         self._classes = tuple(classes) if classes is not None else None
         self._class_idx = {name: i for i, name in enumerate(self._classes or ())}
@@ -137,4 +140,5 @@ class AnnotationBuilder:
                              for s in self._segments[video_id])
             videos[video_id] = replace(video, segments=segments)
         return AnnotationSet(format=self.format, path=self.path, videos=videos, queries=tuple(self._queries),
-                             classes=classes, quirks=self.quirks.report(), num_records=self.num_records)
+                             classes=classes, quirks=self.quirks.report(), num_records=self.num_records,
+                             class_ids=self.class_ids)

@@ -9,13 +9,14 @@ train lines are swapped (`reversed_segment`); see `quirks.POLICIES`. The split i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from unloc.data.formats.builder import AnnotationBuilder
 from unloc.data.formats.fileio import read_csv, read_lines
-from unloc.data.formats.quirks import AnnotationError, QuirkCounter, to_duration
+from unloc.data.formats.quirks import AnnotationError, QuirkCounter, parse_float, to_duration
 from unloc.data.records import AnnotationSet, VideoRecord
 
 FORMAT = "charades_sta"
@@ -37,7 +38,7 @@ def load_charades_durations(csv_paths: Iterable[Path]) -> dict[str, float]:
         quirks = QuirkCounter(Path(csv_path))
         for line_no, row in read_csv(csv_path, required=("id", "length")):
             video_id = row["id"].strip()
-            length_sec = to_duration(row["length"], quirks, f"line {line_no} (video {video_id})")
+            length_sec = to_duration(row["length"], quirks, f"line {line_no} (video {video_id})", text=True)
             if durations.setdefault(video_id, length_sec) != length_sec:
                 quirks.fail(f"line {line_no}", f"video {video_id} has length {length_sec}, "
                                                 f"another file says {durations[video_id]}")
@@ -53,7 +54,8 @@ def _discover_metadata(path: Path) -> list[Path]:
 
 
 def read_charades_sta(path: Path, *, strict: bool = False, split: str | None = None, split_name: str | None = None,
-                      durations: Mapping[str, float] | Iterable[Path] | None = None) -> AnnotationSet:
+                      durations: Mapping[str, float] | Iterable[Path] | None = None,
+                      as_given: bool = False) -> AnnotationSet:
     """Read a Charades-STA txt file.
 
     Args:
@@ -62,6 +64,7 @@ def read_charades_sta(path: Path, *, strict: bool = False, split: str | None = N
         split: keep only this split (the file holds one).
         split_name: the file's split when its name does not tell.
         durations: video id -> seconds, or metadata csv paths; default: every `Charades_v1_*.csv` beside `path`.
+        as_given: keep every window as given (evaluation); without metadata the durations are then NaN (unknown).
 
     Returns:
         An `AnnotationSet` with one `Query` (one window) per line.
@@ -69,11 +72,11 @@ def read_charades_sta(path: Path, *, strict: bool = False, split: str | None = N
     path = Path(path)
     match = _SPLIT_RE.match(path.stem)
     file_split = split_name or (match.group(1) if match else None)
-    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split)
+    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, as_given=as_given)
     if not b.wants(file_split):
         return b.build()
     if durations is None:
-        durations = _discover_metadata(path)
+        durations = _discover_metadata(path) if not as_given or any(path.parent.glob(METADATA_GLOB)) else {}
     if not isinstance(durations, Mapping):
         durations = load_charades_durations(durations)
     for line_no, line in read_lines(path):
@@ -83,9 +86,10 @@ def read_charades_sta(path: Path, *, strict: bool = False, split: str | None = N
         if not sep or len(fields) != 3:
             b.fail(where, f"expected 'VIDEO_ID start end##sentence', got {line[:80]!r}")
         video_id, start, end = fields
-        if video_id not in durations:
+        if video_id not in durations and not (as_given and not durations):
             b.fail(where, f"video {video_id} has no duration in the Charades metadata")
         if not b.has_video(video_id):
-            b.add_video(VideoRecord(video_id, float(durations[video_id]), file_split), where)
-        b.add_query(query_id, video_id, sentence, [(start, end)], f"line {line_no} (query {query_id})")
+            b.add_video(VideoRecord(video_id, float(durations.get(video_id, math.nan)), file_split), where)
+        window = (parse_float(start, b.quirks, where, "start"), parse_float(end, b.quirks, where, "end"))
+        b.add_query(query_id, video_id, sentence, [window], f"line {line_no} (query {query_id})")
     return b.build()

@@ -24,10 +24,12 @@ TAXONOMY_FILE = "taxonomy_target_action_mapping.csv"
 
 
 def _step_id(value: object, quirks: QuirkCounter, where: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        quirks.fail(where, f"step id must be an integer, got {value!r}")
+    """A step id: a JSON integer or the digits of one (COIN.json writes ids as strings, the taxonomy csv as text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    quirks.fail(where, f"step id must be an integer, got {value!r}")
 
 
 def load_coin_taxonomy(csv_path: Path) -> dict[int, str]:
@@ -48,7 +50,8 @@ def _steps_in_file(database: dict, path: Path) -> dict[int, str]:
     quirks = QuirkCounter(path)
     steps: dict[int, str] = {}
     for video_id, entry in database.items():
-        for i, ann in enumerate(entry.get("annotation", []) if isinstance(entry, dict) else []):
+        anns = entry.get("annotation") if isinstance(entry, dict) else None
+        for i, ann in enumerate(anns if isinstance(anns, list) else []):
             where = f"video {video_id} annotation {i}"
             if isinstance(ann, dict) and "id" in ann and isinstance(ann.get("label"), str):
                 steps.setdefault(_step_id(ann["id"], quirks, where), ann["label"].strip())
@@ -56,18 +59,19 @@ def _steps_in_file(database: dict, path: Path) -> dict[int, str]:
 
 
 def read_coin(path: Path, *, strict: bool = False, split: str | None = None,
-              taxonomy: Path | dict[int, str] | None = None) -> AnnotationSet:
+              taxonomy: Path | dict[int, str] | None = None, as_given: bool = False) -> AnnotationSet:
     """Read a COIN json file.
 
     Args:
         path: `COIN.json` (or a file in its layout).
         strict: raise on every quirk instead of applying its policy.
+        as_given: keep every segment as given (evaluation); quirks are still counted.
         split: keep only this subset ("training"/"train", "testing"/"test", ...).
         taxonomy: step id -> name, or the taxonomy csv; default: `taxonomy_target_action_mapping.csv` beside `path`,
             else the step ids met in the file.
 
     Returns:
-        An `AnnotationSet` whose classes are the step names in step-id order.
+        An `AnnotationSet` whose classes are the step names in step-id order (`class_ids`: the step ids).
     """
     path = Path(path)
     data = require_mapping(read_json(path), path, "top level")
@@ -83,7 +87,8 @@ def read_coin(path: Path, *, strict: bool = False, split: str | None = None,
         taxonomy = load_coin_taxonomy(Path(taxonomy))
     step_ids = sorted(taxonomy)
     class_idx = {step: i for i, step in enumerate(step_ids)}
-    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, classes=[taxonomy[s] for s in step_ids])
+    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, classes=[taxonomy[s] for s in step_ids],
+                          as_given=as_given, class_ids=[str(s) for s in step_ids])
     for video_id, entry, raw_anns, where in database_entries(database, b, "annotation"):
         duration_sec = to_duration(entry.get("duration"), b.quirks, where)
         task = clean_text(entry["class"], b.quirks, where, field="class") if "class" in entry else None

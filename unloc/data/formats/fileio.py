@@ -1,27 +1,77 @@
-"""Small file helpers shared by the readers: JSON and CSV loading whose errors name the file and the line.
+"""Small file helpers shared by the readers: text, JSON and CSV loading whose errors name the file and the line.
 
-CSV rows come back with their 1-based line number in the file (the header is line 1), so a bad value can be reported
-where a person would look for it. Quoted fields spanning several lines are counted by the line they start on.
+Every file is decoded as UTF-8 in one piece, so a file in another encoding (Latin-1, UTF-16) fails with one line naming
+the file, the line and the offending byte instead of a `UnicodeDecodeError`; a directory or unreadable path fails the
+same way. CSV rows come back with their 1-based line number in the file (the header is line 1), so a bad value can be
+reported where a person would look for it. Quoted fields spanning several lines are counted by the line they start on.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from unloc.data.formats.quirks import AnnotationError
 
 
-def read_json(path: Path) -> object:
-    """Parse a JSON file; a syntax error names the file, line and column."""
+def read_text(path: Path, *, error: type[ValueError] = AnnotationError, bom: bool = False) -> str:
+    """The whole file decoded as UTF-8 (`bom=True` also accepts a leading byte-order mark).
+
+    Raises:
+        `error` (default `AnnotationError`) naming the file: not UTF-8 (with the line and byte), or unreadable.
+    """
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as err:
-            raise AnnotationError(f"{path}: line {err.lineno} column {err.colno}: not valid JSON: {err.msg}") from None
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise error(f"{path}: cannot read the file: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise error(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+                    f"save the file as UTF-8") from None
+
+
+def read_head(path: Path, num_bytes: int) -> str:
+    """The first `num_bytes` of a file as UTF-8 text (a character cut at the end is left out), for sniffing."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(num_bytes)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise AnnotationError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.reason == "unexpected end of data" and len(data) == num_bytes:
+            return data[:err.start].decode("utf-8-sig")
+        line = data.count(b"\n", 0, err.start) + 1
+        raise AnnotationError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
+                              f"{err.start}); save the file as UTF-8") from None
+
+
+def load_json_text(text: str, path: Path, *, error: type[ValueError] = AnnotationError,
+                   object_pairs_hook: Callable | None = None) -> object:
+    """Parse JSON text read from `path`; a syntax error names the file, line and column."""
+    try:
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
+    except json.JSONDecodeError as err:
+        raise error(f"{path}: line {err.lineno} column {err.colno}: not valid JSON: {err.msg}") from None
+    except RecursionError:
+        raise error(f"{path}: JSON nested too deeply") from None
+
+
+def read_json(path: Path) -> object:
+    """Parse a JSON file; a syntax or encoding error names the file and the line."""
+    return load_json_text(read_text(path), Path(path))
 
 
 def require_mapping(value: object, path: Path, where: str) -> dict:
@@ -42,26 +92,33 @@ def read_csv(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[st
         (1-based line number where the row starts, {column: value}).
     """
     path = Path(path)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
+    reader = csv.DictReader(io.StringIO(read_text(path, bom=True), newline=""))
+    try:
         header = [name.strip() for name in reader.fieldnames or ()]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise AnnotationError(f"{path}: line 1: missing column(s) {missing}; header is {header}")
-        reader.fieldnames = header
+    except csv.Error as err:
+        raise AnnotationError(f"{path}: line 1: not a valid csv header: {err}") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise AnnotationError(f"{path}: line 1: missing column(s) {missing}; header is {header}")
+    reader.fieldnames = header
+    line_no = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise AnnotationError(f"{path}: line {line_no}: not valid csv: {err}") from None
+        if None in row or any(row.get(c) is None for c in required):
+            raise AnnotationError(f"{path}: line {line_no}: the row does not have the {len(header)} fields of the "
+                                  f"header {header}")
+        yield line_no, row
         line_no = reader.line_num + 1
-        for row in reader:
-            if None in row or any(row.get(c) is None for c in required):
-                raise AnnotationError(f"{path}: line {line_no}: the row does not have the {len(header)} fields of the "
-                                      f"header {header}")
-            yield line_no, row
-            line_no = reader.line_num + 1
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its newline) for each non-blank line of a text file."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield line_no, line
+    for line_no, line in enumerate(io.StringIO(read_text(path), newline=None), start=1):  # universal newlines
+        line = line.rstrip("\n")
+        if line.strip():
+            yield line_no, line

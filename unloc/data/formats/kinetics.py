@@ -15,7 +15,7 @@ from pathlib import Path
 
 from unloc.data.formats.builder import AnnotationBuilder
 from unloc.data.formats.fileio import read_csv
-from unloc.data.formats.quirks import to_float
+from unloc.data.formats.quirks import parse_float
 from unloc.data.records import AnnotationSet, VideoRecord
 
 FORMAT = "kinetics"
@@ -28,7 +28,7 @@ def kinetics_video_id(youtube_id: str, time_start: float, time_end: float) -> st
 
 
 def read_kinetics(path: Path, *, strict: bool = False, split: str | None = None,
-                  classes: Sequence[str] | None = None) -> AnnotationSet:
+                  classes: Sequence[str] | None = None, as_given: bool = False) -> AnnotationSet:
     """Read a Kinetics csv file.
 
     Args:
@@ -36,19 +36,20 @@ def read_kinetics(path: Path, *, strict: bool = False, split: str | None = None,
         strict: raise on every quirk instead of applying its policy.
         split: keep only rows whose `split` column matches ("train", "val", "test").
         classes: class list in index order (e.g. `label_map_k400.txt`); labels outside it are errors.
+        as_given: accepted for a uniform reader signature (a Kinetics clip has no window to repair).
 
     Returns:
         An `AnnotationSet` with one video (and, when labelled, one whole-clip segment) per row.
     """
     path = Path(path)
-    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, classes=classes)
+    b = AnnotationBuilder(FORMAT, path, strict=strict, split=split, classes=classes, as_given=as_given)
     for line_no, row in read_csv(path, required=_REQUIRED):
         row_split = row.get("split") or None
         if not b.wants(row_split):
             continue
         where = f"line {line_no}"
-        start_sec = to_float(row["time_start"], b.quirks, where, "time_start")
-        end_sec = to_float(row["time_end"], b.quirks, where, "time_end")
+        start_sec = parse_float(row["time_start"], b.quirks, where, "time_start")
+        end_sec = parse_float(row["time_end"], b.quirks, where, "time_end")
         if end_sec <= start_sec:
             b.fail(where, f"time_end {end_sec} must be after time_start {start_sec}")
         video_id = kinetics_video_id(row["youtube_id"].strip(), start_sec, end_sec)

@@ -12,7 +12,12 @@ listed twice -> keep the first. With `strict=True` each quirk raises an `Annotat
 instead. Differences below `TIME_TOL_SEC` (1 µs, the resolution at which the official UnLoc code stores timestamps)
 are float noise of the files (a duration written 70.28999999999999 for an end of 70.29), not quirks: they are snapped
 to the bound without being counted. Bad input with no safe repair (the `ERRORS` table: malformed line, unknown class,
-missing duration, duplicate id) always raises `AnnotationError`.
+missing duration, duplicate id) always raises `AnnotationError`. Numbers in JSON must be JSON numbers (a string, a
+boolean or null is malformed, never coerced); numbers in text formats (csv, Charades-STA txt) are parsed from the text.
+
+With `as_given=True` (how `unloc.eval` reads ground truth: the official evaluators use every window exactly as the file
+gives it) the segment quirks are still counted but not repaired: a reversed, out-of-range or zero-length window is kept
+as it is, and no query is dropped.
 """
 
 from __future__ import annotations
@@ -59,9 +64,10 @@ class QuirkCounter:
         strict: raise `AnnotationError` on the first quirk instead of applying its policy.
     """
 
-    def __init__(self, path: Path, *, strict: bool = False):
+    def __init__(self, path: Path, *, strict: bool = False, as_given: bool = False):
         self.path = Path(path)
         self.strict = strict
+        self.as_given = as_given
         self._counts: Counter[str] = Counter()
         self._examples: dict[str, list[str]] = {}
 
@@ -74,7 +80,8 @@ class QuirkCounter:
         if name not in POLICIES:
             raise KeyError(f"unknown quirk {name!r}; add it to POLICIES")
         if self.strict:
-            self.fail(where, f"{detail} [{name}; strict mode, the policy would be: {POLICIES[name]}]")
+            policy = "keep it as given" if self.as_given else POLICIES[name]
+            self.fail(where, f"{detail} [{name}; strict mode, the policy would be: {policy}]")
         self._counts[name] += 1
         examples = self._examples.setdefault(name, [])
         if len(examples) < MAX_EXAMPLES:
@@ -86,43 +93,66 @@ class QuirkCounter:
 
 
 def to_float(value: object, quirks: QuirkCounter, where: str, field: str) -> float:
-    """Parse a finite number or raise an `AnnotationError` naming `where` and `field`."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        quirks.fail(where, f"{field} is not a number: {value!r}")
-    if not math.isfinite(number):
+    """A finite JSON number (int or float; not a boolean, string or null), else an `AnnotationError` naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        quirks.fail(where, f"{field} must be a number, got {value!r}")
+    if not math.isfinite(value):
         quirks.fail(where, f"{field} is not finite: {value!r}")
+    return float(value)
+
+
+def parse_float(text: object, quirks: QuirkCounter, where: str, field: str) -> float:
+    """A finite number written as text (csv cells, Charades-STA times), else an `AnnotationError` naming `where`."""
+    try:
+        number = float(text.strip()) if isinstance(text, str) else math.nan
+    except ValueError:
+        number = math.nan
+    if not isinstance(text, str) or not math.isfinite(number):
+        quirks.fail(where, f"{field} is not a finite number: {text!r}")
     return number
 
 
-def to_duration(value: object, quirks: QuirkCounter, where: str) -> float:
-    """Parse a video duration in seconds, which must be positive."""
-    duration_sec = to_float(value, quirks, where, "duration")
+def to_duration(value: object, quirks: QuirkCounter, where: str, *, text: bool = False) -> float:
+    """A video duration in seconds, which must be positive (a JSON number, or text with `text=True`)."""
+    duration_sec = (parse_float if text else to_float)(value, quirks, where, "duration")
     if duration_sec <= 0:
         quirks.fail(where, f"duration must be positive, got {value!r}")
     return duration_sec
+
+
+def optional_duration(entry: dict, key: str, quirks: QuirkCounter, where: str) -> float:
+    """`entry[key]` as a duration; when reading as given (evaluation), a missing duration is NaN (unknown): the
+    official evaluators never read it."""
+    if key not in entry:
+        if quirks.as_given:
+            return math.nan
+        quirks.fail(where, f"needs `{key}` (the video's duration in seconds)")
+    return to_duration(entry[key], quirks, where)
 
 
 def clean_window(pair: object, duration_sec: float, quirks: QuirkCounter, where: str) -> Window | None:
     """Apply the segment policies to one [start, end] pair in seconds.
 
     Order: swap a reversed pair, clip to [0, duration_sec], then drop what is empty. One record may count several
-    quirks (a reversed pair that also runs past the end counts both).
+    quirks (a reversed pair that also runs past the end counts both). Reading as given, the same quirks are counted
+    and the pair is returned unchanged.
 
     Args:
-        pair: the raw [start, end] from the file.
+        pair: the raw [start, end] from the file (JSON numbers).
         duration_sec: the video's duration.
         quirks: counter for this file.
         where: record description used in counts and errors.
 
     Returns:
-        (start_sec, end_sec) with 0 <= start_sec < end_sec <= duration_sec, or None when the segment is dropped.
+        (start_sec, end_sec) with 0 <= start_sec < end_sec <= duration_sec, or None when the segment is dropped
+        (as given: the pair itself).
     """
     if not isinstance(pair, (list, tuple)) or len(pair) != 2:
         quirks.fail(where, f"a segment must be [start, end], got {pair!r}")
     start_sec = to_float(pair[0], quirks, where, "segment start")
     end_sec = to_float(pair[1], quirks, where, "segment end")
+    if quirks.as_given:
+        return _count_as_given(start_sec, end_sec, duration_sec, quirks, where)
     if start_sec > end_sec:
         quirks.note("reversed_segment", where, f"[{start_sec}, {end_sec}] swapped")
         start_sec, end_sec = end_sec, start_sec
@@ -135,6 +165,21 @@ def clean_window(pair: object, duration_sec: float, quirks: QuirkCounter, where:
     if end_sec <= start_sec:
         quirks.note("empty_segment", where, f"[{start_sec}, {end_sec}] is empty after cleaning; dropped")
         return None
+    return (start_sec, end_sec)
+
+
+def _count_as_given(start_sec: float, end_sec: float, duration_sec: float, quirks: QuirkCounter,
+                    where: str) -> Window:
+    """The quirks of a pair kept as given (a NaN duration, unknown, never counts as past the end)."""
+    pair = f"[{start_sec}, {end_sec}]"
+    if start_sec > end_sec:
+        quirks.note("reversed_segment", where, f"{pair} has end < start; kept as given")
+    if min(start_sec, end_sec) < -TIME_TOL_SEC:
+        quirks.note("negative_start", where, f"{pair} starts before 0; kept as given")
+    if max(start_sec, end_sec) > duration_sec + TIME_TOL_SEC:
+        quirks.note("past_end", where, f"{pair} ends after the duration {duration_sec}; kept as given")
+    if start_sec == end_sec:
+        quirks.note("empty_segment", where, f"{pair} has zero length; kept as given")
     return (start_sec, end_sec)
 
 
