@@ -7,14 +7,14 @@ import json
 
 import pytest
 import yaml
-from unloc.study.miniworld.generate import generate_world
-from unloc.study.miniworld.sizes import SIZES
 
-from unloc.run import paper_eval
 from unloc.config import load_config
 from unloc.config.paper import extra_eval_sets, load_paper_config
+from unloc.run import paper_eval
 from unloc.run.experiment import run_experiment
 from unloc.run.paper_eval import evaluate_extra_sets, evaluate_on
+from unloc.study.miniworld.generate import generate_world
+from unloc.study.miniworld.sizes import SIZES
 
 TINY = {"tower": {"arch": {"embed_dim": 32, "vision_cfg": {"image_size": 32, "patch_size": 16, "layers": 1,
                                                             "width": 32, "head_width": 16},

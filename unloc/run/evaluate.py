@@ -19,18 +19,19 @@ from unloc.data.formats import read_annotations
 from unloc.eval import class_frame_ap, evaluate_moment_retrieval, evaluate_segmentation, evaluate_temporal_localization
 from unloc.tasks.action_segmentation import scores_at
 
-_DROP = ("per_class_AP", "warnings")
+_DROP = ("per_class_AP", "input_quirks")
 
 
 def _flat_numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    """Keep the scalar metrics (drop per-class tables, warnings and strings) for metrics.json."""
+    """Keep the scalar metrics (drop per-class tables, input quirks and strings) for metrics.json."""
     return {k: float(v) for k, v in metrics.items()
             if k not in _DROP and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _warnings(metrics: dict[str, Any], out_dir: Path) -> None:
-    if metrics.get("warnings"):
-        (out_dir / "eval_warnings.json").write_text(json.dumps(metrics["warnings"], indent=1))
+    """The evaluator's counted input quirks (official-script parity), kept beside the run's metrics."""
+    if metrics.get("input_quirks"):
+        (out_dir / "eval_warnings.json").write_text(json.dumps(metrics["input_quirks"], indent=1))
 
 
 def eval_annotations(cfg) -> tuple[Path, str | None]:
