@@ -9,14 +9,14 @@ import torch
 from unloc.data.miniworld.generate import generate_world
 from unloc.data.miniworld.sizes import SIZES
 from unloc.data.miniworld.vocab import SHAPES
-from unloc.data.pairs import read_pairs
+from unloc.data.pairs import caption_words, read_pairs
 from unloc.model.build import build_image_tower
 from unloc.tasks.clip_pretraining import mini_clip_tower
-from unloc.tasks.clip_probe import frame_tokens, linear_probe, tower_probes, word_labels
+from unloc.tasks.clip_probe import frame_tokens, linear_probe, tower_probes
 
 
-def test_word_labels_read_singular_and_plural_whole_words():
-    y = word_labels(["two purple circles.", "a red star and a blue square.", "a reddish starfish."], SHAPES)
+def test_caption_words_read_singular_and_plural_whole_words():
+    y = caption_words(["two purple circles.", "a red star and a blue square.", "a reddish starfish."], SHAPES)
     assert y.tolist() == [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0]]  # SHAPES: circle, square, triangle, star
 
 

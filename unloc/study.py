@@ -66,19 +66,21 @@ def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[Tra
 
 
 def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]:
-    """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` (default 0) and
-    `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`: the words of the appearance
+    """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` and `word_weight`
+    (default 0) and `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`: the words of the appearance
     captions the negatives are made from) or as explicit word lists; absent or null trains without hard negatives."""
     values = section(params_file, "clip_pretrain", profile)
-    unknown = set(values) - {"train", "action_weight", "negative_groups"}
+    unknown = set(values) - {"train", "action_weight", "word_weight", "negative_groups"}
     if unknown:
-        raise ConfigError(f"clip_pretrain: unknown keys {sorted(unknown)} (train, action_weight, negative_groups)")
+        raise ConfigError(f"clip_pretrain: unknown keys {sorted(unknown)} "
+                          "(train, action_weight, word_weight, negative_groups)")
     groups = values.get("negative_groups")
     if groups is not None:
         if not isinstance(groups, list) or not groups:
             raise ConfigError(f"clip_pretrain.negative_groups must be a non-empty list, got {groups!r}")
         groups = [_word_group(g) for g in groups]
-    return {"action_weight": float(values.get("action_weight", 0.0)), "negative_groups": groups}
+    return {"action_weight": float(values.get("action_weight", 0.0)),
+            "word_weight": float(values.get("word_weight", 0.0)), "negative_groups": groups}
 
 
 def _word_group(group: Any) -> tuple[str, ...]:

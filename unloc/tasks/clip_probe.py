@@ -11,22 +11,13 @@ end, reaches about 90 % on shapes: a tower that sees shape should come near it w
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from unloc.data.miniworld.vocab import COLOURS, SHAPES
-from unloc.data.pairs import PairSet
-
-
-def word_labels(captions: Sequence[str], words: Sequence[str]) -> torch.Tensor:
-    """(n, len(words)) 1.0 where the caption names the word (as a whole word, singular or with a plural 's')."""
-    patterns = [re.compile(rf"\b{re.escape(w)}s?\b") for w in words]
-    return torch.tensor([[1.0 if p.search(c) else 0.0 for p in patterns] for c in captions])
+from unloc.data.pairs import PairSet, caption_words
 
 
 @torch.no_grad()
@@ -110,7 +101,7 @@ def tower_probes(tower: nn.Module, pairs: PairSet, frame: int = 0) -> dict[str, 
         idx = torch.tensor([r.idx for r in records])
         feats[name] = frame_tokens(tower, torch.from_numpy(pairs.frames[idx.numpy(), frame]))
         captions = [r.scene_caption for r in records]
-        labels[name] = {"shape": word_labels(captions, SHAPES), "colour": word_labels(captions, list(COLOURS))}
+        labels[name] = {"shape": caption_words(captions, SHAPES), "colour": caption_words(captions, list(COLOURS))}
     out: dict[str, float] = {}
     for kind in ("shape", "colour"):
         res = linear_probe(feats["train"], labels["train"][kind], feats["val"], labels["val"][kind])
@@ -119,4 +110,4 @@ def tower_probes(tower: nn.Module, pairs: PairSet, frame: int = 0) -> dict[str, 
     return out
 
 
-__all__ = ["frame_tokens", "linear_probe", "tower_probes", "word_labels"]
+__all__ = ["frame_tokens", "linear_probe", "tower_probes"]
