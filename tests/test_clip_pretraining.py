@@ -284,7 +284,7 @@ def test_mini_clip_arch_builds_towers():
     assert cfg.arch == MINI_CLIP_ARCH and cfg.arch is not MINI_CLIP_ARCH and cfg.context_length == 32
     tower = build_image_tower(dataclasses.replace(cfg, arch=copy.deepcopy(MINI_CLIP_ARCH)))
     assert tower.image_size == 64
-    assert tower(torch.zeros(2, 3, 64, 64)).shape == (2, MINI_CLIP_ARCH["vision_cfg"]["width"])
+    assert tower(torch.zeros(2, 3, 64, 64)).shape == (2, MINI_CLIP_ARCH["embed_dim"])  # the ResNet's attention pool
 
 
 def test_pretrain_clip_end_to_end(pairs_dir, tmp_path):

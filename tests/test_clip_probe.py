@@ -33,14 +33,15 @@ def test_linear_probe_separable_and_uninformative_features():
 
 
 def test_frame_tokens_resize_and_batch():
-    tower = build_image_tower(mini_clip_tower())  # 64 px ViT, random init, frozen
+    tower = build_image_tower(mini_clip_tower())  # the 64 px stand-in, random init, frozen
     frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8))
     a = frame_tokens(tower, frames, batch_size=2)
     assert a.shape == (5, tower.out_dim)
     x = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float() / 255, size=(64, 64), mode="bilinear",
                                         align_corners=False, antialias=True)
+    assert tower.training  # a trainable tower: put back in training mode after the eval-mode pass
     with torch.no_grad():
-        torch.testing.assert_close(a, tower(tower.normalize(x)), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(a, tower.eval()(tower.normalize(x)), rtol=1e-5, atol=1e-5)
 
 
 def test_tower_probes_on_a_tiny_pair_set(tmp_path):

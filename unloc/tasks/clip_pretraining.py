@@ -1,7 +1,7 @@
 """Contrastive image–text pretraining of the small two-tower model that stands in for CLIP in the mini-world (§3.1).
 
 UnLoc initialises both towers from CLIP; no CLIP weights can be fetched here, so the mini-world study first trains a
-small open_clip `CustomTextCLIP` (`MINI_CLIP_ARCH`, 64 px frames) on its frame–caption pairs with CLIP's objective:
+small open_clip `CustomTextCLIP` (`MINI_CLIP_ARCH`: a CLIP ResNet image tower on 64 px frames) on its frame–caption pairs with CLIP's objective:
 symmetric InfoNCE between L2-normalized image and text embeddings with a learnable temperature (logit scale starting
 at 1/0.07, capped at 100). The image tower sees single frames, as in UnLoc, paired with the appearance caption.
 A single frame cannot show the act ("the red circle moves left."), so a second, optional InfoNCE term
@@ -41,6 +41,7 @@ from unloc.data.pairs import PairDataset, PairSet, read_pairs
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import TowerConfig
 from unloc.model.towers import image_side, preprocess_stats
+from unloc.tasks.clip_losses import contrastive_loss, frames_caption_loss
 from unloc.tasks.clip_retrieval import evaluate_pretrainer
 from unloc.train import History, TrainConfig, fit, save_weights, seed_everything
 
@@ -48,14 +49,13 @@ from unloc.train import History, TrainConfig, fit, save_weights, seed_everything
 MINI_CLIP_ARCH: dict[str, Any] = {
     "embed_dim": 64,
     "custom_text": True,
-    "vision_cfg": {"image_size": 64, "patch_size": 16, "layers": 4, "width": 128, "head_width": 32, "mlp_ratio": 4},
+    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "head_width": 16},  # a CLIP ResNet
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
 }
 CHECKPOINT_NAME = "clip_mini.safetensors"
 ARCH_NAME = "clip_mini.json"
 METRICS_NAME = "metrics.json"
 _INIT_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature
-_MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(logit_scale) to 100
 CAPTION_WORDS: tuple[str, ...] = (*COLOURS, *SHAPES)  # what the bag-of-words term predicts
 
 
@@ -72,59 +72,6 @@ def default_train_config(out_dir: str | Path = "runs/clip_mini") -> TrainConfig:
         lr_multipliers={}, warmup_epochs=1.0, schedule="cosine", clip_grad_norm=1.0, checkpoint_every_epochs=0,
         keep_checkpoints=1, out_dir=str(Path(out_dir) / "train"),
     )
-
-
-def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
-                     negative_emb: torch.Tensor | None = None,
-                     negative_valid: torch.Tensor | None = None) -> torch.Tensor:
-    """CLIP's symmetric InfoNCE: matching (image i, text i) against every other text and image of the batch.
-
-    Args:
-        image_emb: (b, d) image embeddings (normalized here).
-        text_emb: (b, d) text embeddings of the same b pairs.
-        logit_scale: () log of the inverse temperature; exp() is capped at 100.
-        negative_emb: (b, d) optional hard-negative texts: every image also ranks these b extra captions
-            (image->text only, as NegCLIP; the texts' own ranking of the images is unchanged).
-        negative_valid: (b,) bool, the negatives to use (default all).
-
-    Returns:
-        () mean of the image->text and text->image cross entropies.
-    """
-    scale = logit_scale.exp().clamp(max=_MAX_LOGIT_SCALE)
-    image = F.normalize(image_emb, dim=-1)
-    logits = scale * image @ F.normalize(text_emb, dim=-1).T  # (b, b)
-    target = torch.arange(len(logits), device=logits.device)
-    i2t = logits
-    if negative_emb is not None:
-        neg = scale * image @ F.normalize(negative_emb, dim=-1).T  # (b, b)
-        if negative_valid is not None:
-            neg = neg.masked_fill(~negative_valid[None, :], float("-inf"))
-        i2t = torch.cat([logits, neg], dim=1)  # (b, 2b)
-    return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target))
-
-
-def frames_caption_loss(frame_emb: torch.Tensor, frame_valid: torch.Tensor, frame_idx: torch.Tensor,
-                        text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """`contrastive_loss` with k frames per caption: every valid frame ranks the b captions (image->text), and each
-    caption ranks the b pairs' `frame_idx` frames (text->image). With k = 1 it equals `contrastive_loss`.
-
-    Args:
-        frame_emb: (b, k, d) frame embeddings.
-        frame_valid: (b, k) bool, True = the caption is true of that frame.
-        frame_idx: (b,) the frame of each pair that the captions rank.
-        text_emb: (b, d) caption embeddings.
-        logit_scale: () log of the inverse temperature; exp() is capped at 100.
-
-    Returns:
-        () mean of the image->text (over valid frames) and text->image cross entropies.
-    """
-    b, k = frame_valid.shape
-    scale = logit_scale.exp().clamp(max=_MAX_LOGIT_SCALE)
-    logits = scale * F.normalize(frame_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T  # (b, k, b)
-    target = torch.arange(b, device=logits.device)
-    i2t = F.cross_entropy(logits[frame_valid], target[:, None].expand(b, k)[frame_valid])
-    t2i = F.cross_entropy(logits[target, frame_idx].T, target)
-    return 0.5 * (i2t + t2i)
 
 
 class ClipPretrainer(nn.Module):
