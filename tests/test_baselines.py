@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,15 @@ from unloc.config import ExperimentConfig
 from unloc.config.strict import from_dict
 from unloc.eval import evaluate_temporal_localization
 from unloc.run.evaluate import _flat_numbers
-from unloc.study.baselines import BASELINES, baseline_metrics, baseline_predictions, random_windows, run_classes
+from unloc.study.baselines import (
+    BASELINES,
+    baseline_metrics,
+    baseline_predictions,
+    iou_1d,
+    prior_positions,
+    random_windows,
+    run_classes,
+)
 from unloc.study.miniworld.generate import generate_world
 from unloc.study.miniworld.sizes import SIZES
 
@@ -52,6 +61,32 @@ def test_mr_whole_video_hand_computed(charades, tmp_path):
     assert "pred_saliency_scores" not in rows[0]  # Charades has no saliency ground truth
     saved = json.loads((tmp_path / "base" / "random_windows" / "metrics.json").read_text())
     assert saved == metrics["random_windows"]
+
+
+def test_prior_positions_hand_worked():
+    spans = np.array([[0.0, 0.2], [0.0, 0.2], [0.8, 1.0]])  # mean length 0.2
+    windows = prior_positions(spans, 3)
+    # [0, 0.2] hits two spans; then the first centre that hits [0.8, 1]: IoU (c - 0.7) / (1.1 - c) >= 0.5 from
+    # c = 0.8333, so centre 0.84; then the window with most hits in all: [0.01, 0.21] (IoU 0.905 with two spans)
+    np.testing.assert_allclose(windows, [[0.0, 0.2], [0.74, 0.94], [0.01, 0.21]], atol=1e-9)
+    np.testing.assert_allclose(iou_1d(np.array([0.0, 0.4]), np.array([[0.2, 0.6], [0.5, 0.9]])), [1 / 3, 0.0])
+    with pytest.raises(ValueError, match="no training window"):
+        prior_positions(np.zeros((0, 2)))
+
+
+def test_mr_prior_windows_hand_computed(charades, tmp_path):
+    # relative training windows [0, 1], [0.2, 0.7], [0, 0.49], [0, 0.6]: mean length 0.6475, kept inside [0, 1]
+    rows = baseline_predictions(charades)["prior_windows"]
+    first = np.array(rows[0]["pred_relevant_windows"])
+    length = (1.0 + 0.5 + 0.49 + 0.6) / 4
+    assert first.shape == (4, 3) or first.shape[1] == 3
+    assert first[:, 1] - first[:, 0] == pytest.approx(np.full(len(first), 10 * length))
+    assert list(first[:, 2]) == sorted(first[:, 2], reverse=True)
+    # the best centre hits all four training windows at IoU >= 0.5: [0, 0.6475] hits 1.0 (0.65), [0.2, 0.7] (0.69),
+    # [0, 0.49] (0.76) and [0, 0.6] (0.93) -- and no centre further right hits [0, 0.49]
+    assert first[0, :2] == pytest.approx([0.0, 10 * length])
+    metrics = baseline_metrics(charades, tmp_path)["prior_windows"]
+    assert metrics["R1@0.5"] == pytest.approx(100.0)
 
 
 def test_mr_random_windows_are_seeded_and_valid(charades, tmp_path):
@@ -118,6 +153,23 @@ def test_tal_whole_video_hand_computed(anet, tmp_path):
     given = baseline_predictions(anet, {"train": ["a", "b"], "eval": ["c", "a", "d"]})["whole_video"]
     scores = {d["label"]: d["score"] for d in given["results"]["v1"]}
     assert scores == pytest.approx({"c": 0.0, "a": 0.75})  # d labels nothing in the split: not predicted
+
+
+def test_tal_prior_windows_use_the_training_segments(anet, tmp_path):
+    preds = baseline_predictions(anet)["prior_windows"]["results"]
+    train = anet.data.source("train")
+    database = json.loads(Path(train.annotations).read_text())["database"]
+    spans = np.array([[s / v["duration"] for s in a["segment"]] for v in database.values() if v["subset"] == "training"
+                      for a in v["annotations"]])
+    positions = prior_positions(spans)
+    for video_id, rows in preds.items():
+        duration = database[video_id]["duration"]
+        by_label = {}
+        for r in rows:
+            by_label.setdefault(r["label"], []).append(r)
+        for dets in by_label.values():
+            np.testing.assert_allclose([d["segment"] for d in dets], positions * duration)
+            assert [d["score"] for d in dets] == sorted((d["score"] for d in dets), reverse=True)
 
 
 def test_tal_random_detections(anet, tmp_path):

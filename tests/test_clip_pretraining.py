@@ -17,9 +17,10 @@ from unloc.data.formats.quirks import AnnotationError
 from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import FusionConfig, ModelConfig, PyramidConfig
-from unloc.study.clip.pairs import PairDataset, mirror_caption, read_pairs
+from unloc.study.clip.pairs import PairDataset, caption_words, mirror_caption, read_pairs
 from unloc.study.clip.pretraining import (
     ARCH_NAME,
+    CAPTION_WORDS,
     MINI_CLIP_ARCH,
     ClipPretrainer,
     contrastive_loss,
@@ -283,7 +284,7 @@ def test_mini_clip_arch_builds_towers():
     assert cfg.arch == MINI_CLIP_ARCH and cfg.arch is not MINI_CLIP_ARCH and cfg.context_length == 32
     tower = build_image_tower(dataclasses.replace(cfg, arch=copy.deepcopy(MINI_CLIP_ARCH)))
     assert tower.image_size == 64
-    assert tower(torch.zeros(2, 3, 64, 64)).shape == (2, MINI_CLIP_ARCH["vision_cfg"]["width"])
+    assert tower(torch.zeros(2, 3, 64, 64)).shape == (2, MINI_CLIP_ARCH["embed_dim"])  # the ResNet's attention pool
 
 
 def test_pretrain_clip_end_to_end(pairs_dir, tmp_path):
@@ -300,3 +301,26 @@ def test_pretrain_clip_end_to_end(pairs_dir, tmp_path):
     assert metrics["i2t_r1"] <= metrics["i2t_r5"] and metrics["num_pairs"] == 19
     loaded = create_clip(mini_clip_tower(SMALL_ARCH, pretrained=str(path)))
     assert loaded.logit_scale.item() != pytest.approx(math.log(1 / 0.07))  # the trained weights were saved
+
+
+# --- the bag-of-words term ------------------------------------------------------------------------------------------
+
+def test_word_term_is_the_caption_words_cross_entropy(pair_set):
+    torch.manual_seed(0)
+    clip_model = create_clip(mini_clip_tower(SMALL_ARCH))
+    model = ClipPretrainer(clip_model, pair_set.frames_per_pair, word_weight=0.5, num_words=len(CAPTION_WORDS))
+    train, _ = make_datasets(pair_set, mini_clip_tower(SMALL_ARCH), clip_model, word_vocab=CAPTION_WORDS)
+    batch = default_collate([train[i] for i in range(6)])
+    expected_words = caption_words([train.scene_captions[i] for i in range(6)], CAPTION_WORDS)
+    torch.testing.assert_close(batch["scene_words"], expected_words)
+    assert expected_words.sum(1).min() >= 2  # every caption names a colour and a shape
+    model.eval()
+    out = model(**batch)
+    frame_emb, _ = model.embed_pairs(batch["frames"], batch["frame_idx"])
+    reference = F.binary_cross_entropy_with_logits(model.words(frame_emb), expected_words)
+    torch.testing.assert_close(out["word_loss"], reference)
+    torch.testing.assert_close(out["loss"], out["image_loss"] + 0.5 * reference)
+    with pytest.raises(ValueError, match="scene_words"):
+        model(**{k: v for k, v in batch.items() if k != "scene_words"})
+    with pytest.raises(ValueError, match="not combined"):
+        ClipPretrainer(clip_model, pair_set.frames_per_pair, action_weight=0.5, word_weight=0.5)

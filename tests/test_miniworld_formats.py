@@ -41,7 +41,7 @@ def test_kinetics_csv(world):
     root = world / "kinetics"
     assert _first_line(root / "kinetics_train.csv") == _first_line(FIXTURES / "kinetics-400_val.excerpt.csv")
     labels = (root / "label_map.txt").read_text().splitlines()
-    assert len(labels) == 10 == len(set(labels))
+    assert len(labels) == 20 == len(set(labels))
     rows = _csv(root / "kinetics_train.csv") + _csv(root / "kinetics_val.csv")
     assert len(rows) == SIZES["tiny"].kinetics.num_videos and {r["split"] for r in rows} == {"train", "val"}
     for r in rows:
@@ -58,7 +58,7 @@ def test_anet13_json(world):
     assert list(ours) == list(real) and ours["version"] == real["version"]
     assert set(ours["taxonomy"][0]) == set(real["taxonomy"][0])
     labels = (root / "label_map.txt").read_text().splitlines()
-    assert [t["nodeName"] for t in ours["taxonomy"]] == labels and len(labels) == 10
+    assert [t["nodeName"] for t in ours["taxonomy"]] == labels and len(labels) == 20
     real_entry = next(iter(real["database"].values()))
     for vid, entry in ours["database"].items():
         assert _types(entry) == _types(real_entry) and not vid.startswith("v_")

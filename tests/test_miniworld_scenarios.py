@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from unloc.study.miniworld.clips import frame_caption_pair, kinetics_clip
+from unloc.study.miniworld.clips import frame_caption_pair, kinetics_actions, kinetics_clip
 from unloc.study.miniworld.localization import coin_taxonomy, coin_video, tal_classes, tal_video, zero_shot_split
 from unloc.study.miniworld.queries import anet_captions_video, charades_video, qvh_video, saliency
 from unloc.study.miniworld.schedule import SceneBuilder, windows_of
 from unloc.study.miniworld.sizes import SIZES, PairSize, SetSize
-from unloc.study.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, tal_class_name
+from unloc.study.miniworld.vocab import ACTION_BY_KEY, COLOURS, SHAPES, lookalikes, object_grid, tal_class_name
 from unloc.study.miniworld.world import plan_tracks, track_state
 
 SEEDS = range(12)
@@ -57,7 +57,7 @@ def test_charades_queries_unique_and_confusable(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_qvhighlights_windows_on_clip_grid(seed):
     scene, rec = qvh_video(np.random.default_rng(seed), SetSize(4, 150.0, 150.0), 4)
-    assert scene.duration_sec == 150.0 and 1 <= len(rec["queries"]) <= 2
+    assert scene.duration_sec == 150.0 and 2 <= len(rec["queries"]) <= 3
     for q in rec["queries"]:
         colour, shape, verb = _parse(q["query"])
         action = _action(verb)
@@ -95,16 +95,36 @@ def test_anet_captions_paragraph(seed):
         _check_distractors(scene, colour, _action(verb), [(s, e)])
 
 
-def test_tal_classes_each_have_their_own_colour():
-    classes = tal_classes()
-    assert len(classes) == len(COLOURS) and [c for c, _, _ in classes] == list(COLOURS)
-    assert all(a not in ("appear", "disappear") for _, _, a in classes)
-    assert tal_class_name(*classes[0]) == "red circle moving left"
+def test_class_objects_need_colour_and_shape():
+    tal = [(c, s) for c, s, _ in tal_classes()]
+    kinetics = [(c, s) for c, s, _ in kinetics_actions()]
+    assert tal == object_grid(0) and kinetics == object_grid(1)
+    assert len(set(tal)) == len(set(kinetics)) == 20 and not set(tal) & set(kinetics)
+    assert set(tal) | set(kinetics) == {(c, s) for c in COLOURS for s in SHAPES}
+    for objects in (tal, kinetics):  # no word names a class alone
+        assert all(sum(c == colour for c, _ in objects) == 2 for colour in COLOURS)
+        assert all(sum(s == shape for _, s in objects) == 5 for shape in SHAPES)
+    actions = {c: [a for cc, _, a in tal_classes() if cc == c] for c in COLOURS}
+    assert all(len(set(a)) == 2 for a in actions.values())  # the two classes of a colour act differently
+    assert all(a not in ("appear", "disappear") for _, _, a in tal_classes())
+    assert [tal_class_name(*c) for c in tal_classes()[:3]] == [
+        "red circle moving left", "red triangle moving right", "green square moving up"]
+
+
+def test_lookalikes_share_one_word_and_avoid_the_classes():
+    avoid = set(object_grid(0))
+    for seed in range(20):
+        (c1, s1), (c2, s2) = lookalikes(np.random.default_rng(seed), "red", "circle", avoid)
+        assert c1 == "red" and s1 != "circle" and s2 == "circle" and c2 != "red"
+        assert (c1, s1) not in avoid and (c2, s2) not in avoid
+    with pytest.raises(ValueError, match="no look-alike"):
+        lookalikes(np.random.default_rng(0), "red", "circle", {("red", s) for s in SHAPES})
 
 
 def test_tal_videos_have_varied_overlapping_instances():
     spec = SetSize(4, 30.0, 60.0)
     names = {tal_class_name(*c) for c in tal_classes()}
+    class_objects = {(c, s) for c, s, _ in tal_classes()}
     fractions, any_overlap = [], False
     for seed in range(60):
         scene, rec = tal_video(np.random.default_rng(seed), spec, 4)
@@ -113,14 +133,18 @@ def test_tal_videos_have_varied_overlapping_instances():
         assert all(0 <= s and s + 1.0 - 1e-6 <= e <= scene.duration_sec for s, e in segs)
         fractions += [(e - s) / scene.duration_sec for s, e in segs]
         any_overlap |= any(_overlaps(*a, *b) for i, a in enumerate(segs) for b in segs[i + 1:])
-        class_colours = {label.split()[0] for label in (a["label"] for a in rec["annotations"])}
+        acting = {tuple(a["label"].split()[:2]) for a in rec["annotations"]}
+        still = [(t.colour, t.shape) for t in scene.things if not t.acts]
         for thing in scene.things:
             if thing.acts:  # an actor: on screen around its act only, at most 2 s either side
                 (act,) = thing.acts
                 assert act.start_sec - 2.0 - 1e-6 <= thing.shown[0] <= act.start_sec
                 assert act.end_sec <= thing.shown[1] <= act.end_sec + 2.0 + 1e-6
-            else:  # a still distractor, on screen throughout, never of an acting class's colour
-                assert thing.shown is None and thing.colour not in class_colours
+            else:  # a still look-alike, on screen throughout, never a class object
+                assert thing.shown is None and (thing.colour, thing.shape) not in class_objects
+        for colour, shape in acting:  # each acting class has a look-alike of its colour and one of its shape
+            assert any(c == colour and s != shape for c, s in still)
+            assert any(c != colour and s == shape for c, s in still)
     assert any_overlap and min(fractions) < 0.05 and max(fractions) > 0.6
 
 
@@ -136,20 +160,23 @@ def test_actor_is_drawn_only_while_shown():
 
 def test_zero_shot_splits():
     classes = [tal_class_name(*c) for c in tal_classes()]
-    for frac, n_unseen in ((0.75, 2), (0.5, 5)):
+    for frac, n_unseen in ((0.75, 5), (0.5, 10)):
         splits = [zero_shot_split(0, frac, k) for k in range(3)]
         assert len({tuple(s["unseen"]) for s in splits}) == 3
         assert zero_shot_split(0, frac, 1) == splits[1]
         for s in splits:
             assert len(s["unseen"]) == n_unseen and sorted(s["seen"] + s["unseen"]) == sorted(classes)
+            seen_words = {w for name in s["seen"] for w in name.split()[:2]}
+            assert all(set(name.split()[:2]) <= seen_words for name in s["unseen"])  # unseen combinations only
 
 
 def test_coin_steps_in_order_with_background():
     tasks = coin_taxonomy(0)
     steps = [step for t in tasks for step in t.steps]
     assert [i for i, *_ in steps] == list(range(len(steps)))
-    step_colours = {colour for _, colour, *_ in steps}
-    assert len(step_colours) == len(steps) < len(COLOURS)  # every step its own colour, one left for the others
+    step_objects = {(colour, shape) for _, colour, shape, *_ in steps}
+    step_colours = {colour for colour, _ in step_objects}
+    assert len(step_objects) == len(steps) and len(step_colours) == 5  # own objects; colours repeat across steps
     background = []
     for seed in range(30):
         scene, rec = coin_video(np.random.default_rng(seed), SIZES["default"].coin, 4, tasks)
@@ -159,9 +186,11 @@ def test_coin_steps_in_order_with_background():
         labels = {i: label for i, *_, label in task.steps}
         assert all(labels[int(a["id"])] == a["label"] for a in rec["annotation"])
         assert rec["start"] <= rec["annotation"][0]["segment"][0] and rec["end"] >= rec["annotation"][-1]["segment"][1]
-        step_events = [(t, a) for t in scene.things for a in t.acts if t.colour in step_colours]
-        assert len(step_events) == len(ids)  # only the steps' own objects wear step colours
+        step_events = [(t, a) for t in scene.things for a in t.acts if (t.colour, t.shape) in step_objects]
+        assert len(step_events) == len(ids)  # only the steps' own objects are step objects
         assert all(t.shown is not None for t, _ in step_events)
+        others = [t for t in scene.things if (t.colour, t.shape) not in step_objects]
+        assert others and all(t.colour in step_colours for t in others)  # look-alikes of the step colours
         background.append(1 - sum(e - s for s, e in (a["segment"] for a in rec["annotation"])) / scene.duration_sec)
     assert 0.5 < np.mean(background) < 0.7
 
@@ -173,8 +202,10 @@ def test_kinetics_clip_is_mostly_action(seed):
     assert rec["time_end"] - rec["time_start"] == scene.duration_sec
     (idx, act), = scene.events()
     actor = scene.things[idx]
-    assert rec["label"] == f"{actor.colour} shape {ACTION_BY_KEY[act.action].gerund}"
-    assert all(t.colour != actor.colour for t in scene.things if t is not actor)  # the class colour is the actor's
+    assert rec["label"] == f"{actor.colour} {actor.shape} {ACTION_BY_KEY[act.action].gerund}"
+    others = [(t.colour, t.shape) for t in scene.things if t is not actor]
+    assert not set(others) & {(c, s) for c, s, _ in kinetics_actions()}  # no other class object
+    assert any(c == actor.colour for c, _ in others) and any(s == actor.shape for _, s in others)
     assert act.end_sec - act.start_sec >= 0.75 * scene.duration_sec - 0.25
 
 

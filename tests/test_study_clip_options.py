@@ -18,8 +18,8 @@ def _params(tmp_path, clip_pretrain, profiles=None):
     return path
 
 
-def test_the_study_trains_without_hard_negatives_by_default():
-    assert study.clip_options(PARAMS, None) == {"action_weight": 0.0, "negative_groups": None}
+def test_the_study_trains_with_shape_hard_negatives():
+    assert study.clip_options(PARAMS, None) == {"action_weight": 0.0, "word_weight": 0.0, "negative_groups": [SHAPES]}
 
 
 def test_named_and_explicit_groups(tmp_path):
@@ -28,7 +28,7 @@ def test_named_and_explicit_groups(tmp_path):
     groups = study.clip_options(path, None)["negative_groups"]
     assert groups[0] == SHAPES and groups[1] == tuple(COLOURS)
     assert groups[2] == ("up", "down")
-    assert study.clip_options(path, "other") == {"action_weight": 0.5, "negative_groups": None}
+    assert study.clip_options(path, "other") == {"action_weight": 0.5, "word_weight": 0.0, "negative_groups": None}
 
 
 @pytest.mark.parametrize(("values", "message"), [

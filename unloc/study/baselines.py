@@ -4,12 +4,15 @@ For the stage's evaluation set, `baseline_metrics(cfg, out_dir)` builds predicti
 to `unloc.run.evaluate.evaluate_predictions`, so each learned number in a report can sit next to what chance or a constant
 guess earns on the same files:
 
-- moment retrieval: `whole_video` (one window [0, duration] per query) and `random_windows` (10 windows per query,
-  length uniform in (0, duration], start uniform where it fits, random score); on QVHighlights the saliency scores
-  are uniform (`whole_video`) or random (`random_windows`) so the `HL-*` keys exist too;
+- moment retrieval: `whole_video` (one window [0, duration] per query), `random_windows` (10 windows per query,
+  length uniform in (0, duration], start uniform where it fits, random score) and `prior_windows` (the training
+  set's mean window length, as a fraction of the video, at the constant positions that hit the most training windows
+  at IoU >= 0.5, best first: `prior_positions`); on QVHighlights the saliency scores are uniform (`whole_video`,
+  `prior_windows`) or random (`random_windows`) so the `HL-*` keys exist too;
 - temporal action localization: `whole_video` (every evaluation class present in the evaluated split, on
-  [0, duration] of every video, scored by its training frequency) and `random_windows` (20 random (class, window,
-  score) detections per video, classes drawn from the same list);
+  [0, duration] of every video, scored by its training frequency), `random_windows` (20 random (class, window,
+  score) detections per video, classes drawn from the same list) and `prior_windows` (each of those classes on the
+  `prior_positions` windows of the training segments, scored by training frequency times the position's rank);
 - action segmentation: `all_background` (every score below `task.background_threshold`) and `majority_class` (every
   frame predicts the step class with the most evaluation frames);
 - video pretraining: `class_prior` (every clip scored by the training frequency of each class).
@@ -36,13 +39,15 @@ from unloc.run.evaluate import eval_annotations, evaluate_predictions
 from unloc.run.experiment import read_class_names
 
 BASELINES = {
-    "mr": ("whole_video", "random_windows"),
-    "tal": ("whole_video", "random_windows"),
+    "mr": ("whole_video", "random_windows", "prior_windows"),
+    "tal": ("whole_video", "random_windows", "prior_windows"),
     "seg": ("all_background", "majority_class"),
     "video_pretrain": ("class_prior",),
 }
 MR_RANDOM_WINDOWS = 10
 TAL_RANDOM_DETECTIONS = 20
+PRIOR_POSITIONS = 5  # windows per query (MR) or per class and video (TAL) of `prior_windows`
+_PRIOR_GRID = 101  # candidate window centres, as fractions of the video
 CLIP_SEC = 2.0  # QVHighlights saliency clips
 COIN_TAXONOMY = "taxonomy_target_action_mapping.csv"
 
@@ -93,21 +98,75 @@ def random_windows(rng: np.random.Generator, duration_sec: float, n: int) -> np.
     return rows[np.argsort(-score, kind="stable")]
 
 
+def iou_1d(window: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """(n,) temporal IoU of one [start, end] window with each of the (n, 2) spans."""
+    inter = np.clip(np.minimum(window[1], spans[:, 1]) - np.maximum(window[0], spans[:, 0]), 0.0, None)
+    return inter / (window[1] - window[0] + spans[:, 1] - spans[:, 0] - inter)
+
+
+def prior_positions(spans: np.ndarray, n: int = PRIOR_POSITIONS) -> np.ndarray:
+    """The strongest constant guess a training set allows: windows of its mean relative length at fixed positions.
+
+    Args:
+        spans: (m, 2) training windows as fractions [start, end] of their video's duration.
+        n: how many windows to return.
+
+    Returns:
+        (n, 2) windows in [0, 1], best first: the one whose centre (on a grid of 101 centres, the window kept inside
+        [0, 1]) reaches IoU >= 0.5 with the most training spans, then greedily the centres that hit the most training
+        spans none of the earlier windows hit (ties: more hits in all, then the earlier centre).
+    """
+    if not len(spans):
+        raise ValueError("no training window to take a length and position prior from")
+    length = float(np.mean(spans[:, 1] - spans[:, 0]))
+    centres = np.unique(np.round(np.clip(np.linspace(0.0, 1.0, _PRIOR_GRID), length / 2, 1.0 - length / 2), 9))
+    candidates = np.stack([centres - length / 2, centres + length / 2], axis=1)  # (G, 2)
+    hits = np.stack([iou_1d(w, spans) >= 0.5 for w in candidates])  # (G, m)
+    chosen, covered = [], np.zeros(len(spans), dtype=bool)
+    for _ in range(min(n, len(candidates))):
+        gain = (hits & ~covered).sum(axis=1) * (len(spans) + 1) + hits.sum(axis=1)  # new hits, then all hits
+        gain[chosen] = -1
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        covered |= hits[best]
+    return candidates[chosen]
+
+
+def _relative_spans(pairs) -> np.ndarray:
+    """(m, 2) [start, end] / duration of (start_sec, end_sec, duration_sec) triples."""
+    rows = [(s / d, e / d) for s, e, d in pairs if d > 0]
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def _mr_prior(cfg) -> np.ndarray:
+    train = _annotations(cfg, "train")
+    return prior_positions(_relative_spans((w[0], w[1], q.duration_sec) for q in train.queries for w in q.windows))
+
+
+def _tal_prior(cfg) -> np.ndarray:
+    train = _annotations(cfg, "train")
+    return prior_positions(_relative_spans((s.start_sec, s.end_sec, v.duration_sec) for v in train.videos.values()
+                                           for s in v.segments))
+
+
 def _mr_predictions(cfg, name: str, rng: np.random.Generator) -> list[dict]:
     """QVHighlights-style rows {"qid", "vid", "pred_relevant_windows", "pred_saliency_scores"?}, one per query."""
     ann = _annotations(cfg, "eval")
     saliency = ann.format == "qvhighlights" and cfg.task.saliency
+    prior = _mr_prior(cfg) if name == "prior_windows" else None
     rows = []
     for query in ann.queries:
         duration_sec = query.duration_sec
         if name == "whole_video":
             windows = np.array([[0.0, duration_sec, 1.0]])
+        elif prior is not None:
+            windows = np.concatenate([prior * duration_sec, 1.0 - np.arange(len(prior))[:, None] / len(prior)], 1)
         else:
             windows = random_windows(rng, duration_sec, MR_RANDOM_WINDOWS)
         row = {"qid": query.query_id, "vid": query.video_id, "pred_relevant_windows": windows.tolist()}
         if saliency:
             n_clips = max(int(duration_sec / CLIP_SEC + 1e-6), 1)  # the clips of `tasks.moment_retrieval`
-            row["pred_saliency_scores"] = (np.ones(n_clips) if name == "whole_video" else rng.random(n_clips)).tolist()
+            row["pred_saliency_scores"] = (rng.random(n_clips) if name == "random_windows" else np.ones(n_clips)).tolist()
         rows.append(row)
     return rows
 
@@ -125,7 +184,8 @@ def _tal_predictions(cfg, name: str, classes: dict, rng: np.random.Generator) ->
     names = [c for c in classes["eval"] if c in present]
     if not names:
         raise ValueError(f"{gt_path}: no segment of split {split or 'validation'!r} has an evaluation class")
-    prior = training_prior(cfg, names) if name == "whole_video" else None
+    prior = training_prior(cfg, names) if name != "random_windows" else None
+    positions = _tal_prior(cfg) if name == "prior_windows" else None
     results = {}
     for video_id, video in videos.items():
         if video.segments and not any(s.label in known for s in video.segments):
@@ -133,6 +193,10 @@ def _tal_predictions(cfg, name: str, classes: dict, rng: np.random.Generator) ->
         if name == "whole_video":
             results[video_id] = [{"label": c, "score": float(p), "segment": [0.0, video.duration_sec]}
                                  for c, p in zip(names, prior)]
+        elif positions is not None:
+            results[video_id] = [{"label": c, "score": float(p) * (1.0 - k / len(positions)),
+                                  "segment": [float(s * video.duration_sec), float(e * video.duration_sec)]}
+                                 for c, p in zip(names, prior) for k, (s, e) in enumerate(positions)]
         else:
             picks = rng.integers(len(names), size=TAL_RANDOM_DETECTIONS)
             rows = random_windows(rng, video.duration_sec, TAL_RANDOM_DETECTIONS)
@@ -236,5 +300,5 @@ def baseline_metrics(cfg, out_dir: str | Path, seed: int = 0, classes: dict | No
     return metrics
 
 
-__all__ = ["BASELINES", "baseline_metrics", "baseline_predictions", "majority_step", "random_windows", "run_classes",
-           "training_prior"]
+__all__ = ["BASELINES", "baseline_metrics", "baseline_predictions", "iou_1d", "majority_step", "prior_positions",
+           "random_windows", "run_classes", "training_prior"]

@@ -28,9 +28,10 @@ class WorldConfig:
 class ClipPretrainConfig:
     """`clip_pretrain:` the two-tower stand-in's training. `negative_groups`: mini-world word groups by name
     (`shapes`, `colours`) or explicit word lists for hard-negative captions; None trains without them.
-    `action_weight` > 0 adds the act-caption term."""
+    `action_weight` > 0 adds the act-caption term; `word_weight` > 0 the bag-of-words term."""
 
     action_weight: float = 0.0
+    word_weight: float = 0.0
     negative_groups: tuple[str | tuple[str, ...], ...] | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
 

@@ -52,8 +52,8 @@ def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[Tra
 
 
 def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]:
-    """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` (default 0) and
-    `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`: the words of the appearance
+    """`pretrain_clip`'s keyword options from `clip_pretrain` (besides `train`): `action_weight` and `word_weight`
+    (default 0) and `negative_groups`, a list of mini-world word groups by name (`shapes`, `colours`: the words of the appearance
     captions the negatives are made from) or as explicit word lists; absent or null trains without hard negatives."""
     values = clip_pretrain_config(params_file, profile)
     groups = values.negative_groups
@@ -61,7 +61,7 @@ def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]
         if not groups:
             raise ConfigError("clip_pretrain.negative_groups must be a non-empty list or null")
         groups = [_word_group(g) for g in groups]
-    return {"action_weight": values.action_weight, "negative_groups": groups}
+    return {"action_weight": values.action_weight, "word_weight": values.word_weight, "negative_groups": groups}
 
 
 def _word_group(group: Any) -> tuple[str, ...]:

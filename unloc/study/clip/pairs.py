@@ -8,6 +8,8 @@ object's act and two captions: `scene_caption` lists the objects visible in the 
 both captions tokenized, and which frames the appearance caption is true of: all k unless the act changes
 visibility ('disappear', 'blink'), then the first alone. Training draws the paired frame among those. A horizontal
 flip keeps the appearance caption true and turns "left" into "right" in the act caption, which is swapped with it.
+With `word_vocab`, a sample also holds which of those words its appearance caption names (`caption_words`), the
+target of the optional bag-of-words term of the pretraining.
 """
 
 from __future__ import annotations
@@ -128,6 +130,13 @@ def read_pairs(pairs_dir: str | Path) -> PairSet:
     return PairSet(records=records, frames=frames)
 
 
+def caption_words(captions: Sequence[str], words: Sequence[str]) -> torch.Tensor:
+    """(n, len(words)) float 1.0 where a caption names a word (as a whole word, singular or with a plural 's')."""
+    patterns = [re.compile(rf"\b{re.escape(w)}s?\b") for w in words]
+    return torch.tensor([[1.0 if p.search(c) else 0.0 for p in patterns] for c in captions]).reshape(len(captions),
+                                                                                                     len(words))
+
+
 def mirror_caption(text: str) -> str:
     """The caption of the left-right mirrored scene: "left" and "right" swapped as whole words."""
     return _MIRROR_RE.sub(lambda m: _MIRROR[m.group(1)], text)
@@ -141,6 +150,7 @@ class PairDataset(Dataset):
         frame_idx: () int64, the frame paired with the appearance caption.
         frame_valid: (k,) bool, the frames the appearance caption is true of (all, or the first alone).
         scene_ids: (n,) int64 tokens of the appearance caption; action_ids: (n,) of the act caption.
+        with `word_vocab`: scene_words (V,) float32, 1.0 for each word the appearance caption names.
         with `negative_groups`: scene_neg_ids (n,) tokens of the appearance caption with one word of a group swapped
             (`caption_negatives.swap_negatives`, fixed per pair) and scene_neg_valid () bool, False when the
             caption holds none of the words (the negative is then the caption itself and must be ignored).
@@ -154,11 +164,14 @@ class PairDataset(Dataset):
         augment: draw the appearance frame among the k frames and flip half the samples; else frame 0, no flip.
         negative_groups: groups of interchangeable words for hard-negative appearance captions (None: none); a
             group that no appearance caption of the split uses is an error.
+        word_vocab: words whose presence in the appearance caption each sample reports as `scene_words` (None: no
+            such field).
     """
 
     def __init__(self, pairs: PairSet, split: str, *, tokenizer: Callable[[list[str]], torch.Tensor],
                  image_size: int, mean: tuple[float, ...], std: tuple[float, ...], augment: bool,
-                 negative_groups: Sequence[Sequence[str]] | None = None) -> None:
+                 negative_groups: Sequence[Sequence[str]] | None = None,
+                 word_vocab: Sequence[str] | None = None) -> None:
         self.records = pairs.split(split)
         if not self.records:
             raise ValueError(f"the pair set has no '{split}' pairs")
@@ -174,6 +187,7 @@ class PairDataset(Dataset):
         self.action_ids = tokenizer(self.action_captions)
         self.mirrored_action_ids = tokenizer([mirror_caption(c) for c in self.action_captions])
         self.stable = torch.tensor([r.action not in VISIBILITY_CHANGING_ACTIONS for r in self.records])
+        self.scene_words = None if word_vocab is None else caption_words(self.scene_captions, word_vocab)  # (N, V)
         self.scene_neg_ids: torch.Tensor | None = None
         if negative_groups is not None:
             absent = absent_groups(self.scene_captions, negative_groups)
@@ -218,6 +232,8 @@ class PairDataset(Dataset):
             "scene_ids": self.scene_ids[i],
             "action_ids": action_ids,
         }
+        if self.scene_words is not None:
+            sample["scene_words"] = self.scene_words[i]
         if self.scene_neg_ids is not None:
             sample["scene_neg_ids"] = self.scene_neg_ids[i]
             sample["scene_neg_valid"] = self.scene_neg_valid[i]

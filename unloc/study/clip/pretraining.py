@@ -1,7 +1,7 @@
 """Contrastive image–text pretraining of the small two-tower model that stands in for CLIP in the mini-world (§3.1).
 
 UnLoc initialises both towers from CLIP; no CLIP weights can be fetched here, so the mini-world study first trains a
-small open_clip `CustomTextCLIP` (`MINI_CLIP_ARCH`, 64 px frames) on its frame–caption pairs with CLIP's objective:
+small open_clip `CustomTextCLIP` (`MINI_CLIP_ARCH`: a CLIP ResNet image tower on 64 px frames) on its frame–caption pairs with CLIP's objective:
 symmetric InfoNCE between L2-normalized image and text embeddings with a learnable temperature (logit scale starting
 at 1/0.07, capped at 100). The image tower sees single frames, as in UnLoc, paired with the appearance caption.
 A single frame cannot show the act ("the red circle moves left."), so a second, optional InfoNCE term
@@ -12,6 +12,10 @@ words and the image tower the positions, sizes and orientations that motion is m
 appearance caption is true of then joins the appearance term (`frames_caption_loss`). The pooler is a training aid
 and is not saved. `negative_groups` (off by default) adds one hard-negative caption per pair, the appearance caption
 with one word of a group swapped (`unloc.study.clip.negatives`), that each frame must rank below its own caption.
+`word_weight` (off by default) adds a bag-of-words term: a linear head on each appearance frame's image embedding
+predicts which colour and shape words its caption names (binary cross entropy), the weakly supervised objective that
+CLIP was compared against (Joulin et al. 2016); plain InfoNCE tells most mini-world frames apart by colour alone, and
+this term makes every named word count. The head is a training aid and is not saved.
 The saved file is the open_clip model's state_dict as safetensors (plus the arch JSON):
 `TowerConfig(arch=MINI_CLIP_ARCH, pretrained=<file>)` loads it through the same code path as real CLIP weights.
 """
@@ -35,22 +39,24 @@ from torch import nn
 from unloc.model.clip_loader import build_tokenizer, create_clip
 from unloc.model.config import TowerConfig
 from unloc.model.towers import image_side, preprocess_stats
+from unloc.study.clip.losses import contrastive_loss, frames_caption_loss
 from unloc.study.clip.pairs import PairDataset, PairSet, read_pairs
 from unloc.study.clip.retrieval import evaluate_pretrainer
+from unloc.study.miniworld.vocab import COLOURS, SHAPES
 from unloc.train import History, TrainConfig, fit, save_weights, seed_everything
 
 # open_clip model-config layout; `custom_text` makes the JSON build the same CustomTextCLIP through open_clip too.
 MINI_CLIP_ARCH: dict[str, Any] = {
     "embed_dim": 64,
     "custom_text": True,
-    "vision_cfg": {"image_size": 64, "patch_size": 16, "layers": 4, "width": 128, "head_width": 32, "mlp_ratio": 4},
+    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "head_width": 16},  # a CLIP ResNet
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
 }
 CHECKPOINT_NAME = "clip_mini.safetensors"
 ARCH_NAME = "clip_mini.json"
 METRICS_NAME = "metrics.json"
 _INIT_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature
-_MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(logit_scale) to 100
+CAPTION_WORDS: tuple[str, ...] = (*COLOURS, *SHAPES)  # what the bag-of-words term predicts
 
 
 def mini_clip_tower(arch: dict | None = None, pretrained: str | None = None) -> TowerConfig:
@@ -68,59 +74,6 @@ def default_train_config(out_dir: str | Path = "runs/clip_mini") -> TrainConfig:
     )
 
 
-def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
-                     negative_emb: torch.Tensor | None = None,
-                     negative_valid: torch.Tensor | None = None) -> torch.Tensor:
-    """CLIP's symmetric InfoNCE: matching (image i, text i) against every other text and image of the batch.
-
-    Args:
-        image_emb: (b, d) image embeddings (normalized here).
-        text_emb: (b, d) text embeddings of the same b pairs.
-        logit_scale: () log of the inverse temperature; exp() is capped at 100.
-        negative_emb: (b, d) optional hard-negative texts: every image also ranks these b extra captions
-            (image->text only, as NegCLIP; the texts' own ranking of the images is unchanged).
-        negative_valid: (b,) bool, the negatives to use (default all).
-
-    Returns:
-        () mean of the image->text and text->image cross entropies.
-    """
-    scale = logit_scale.exp().clamp(max=_MAX_LOGIT_SCALE)
-    image = F.normalize(image_emb, dim=-1)
-    logits = scale * image @ F.normalize(text_emb, dim=-1).T  # (b, b)
-    target = torch.arange(len(logits), device=logits.device)
-    i2t = logits
-    if negative_emb is not None:
-        neg = scale * image @ F.normalize(negative_emb, dim=-1).T  # (b, b)
-        if negative_valid is not None:
-            neg = neg.masked_fill(~negative_valid[None, :], float("-inf"))
-        i2t = torch.cat([logits, neg], dim=1)  # (b, 2b)
-    return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target))
-
-
-def frames_caption_loss(frame_emb: torch.Tensor, frame_valid: torch.Tensor, frame_idx: torch.Tensor,
-                        text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """`contrastive_loss` with k frames per caption: every valid frame ranks the b captions (image->text), and each
-    caption ranks the b pairs' `frame_idx` frames (text->image). With k = 1 it equals `contrastive_loss`.
-
-    Args:
-        frame_emb: (b, k, d) frame embeddings.
-        frame_valid: (b, k) bool, True = the caption is true of that frame.
-        frame_idx: (b,) the frame of each pair that the captions rank.
-        text_emb: (b, d) caption embeddings.
-        logit_scale: () log of the inverse temperature; exp() is capped at 100.
-
-    Returns:
-        () mean of the image->text (over valid frames) and text->image cross entropies.
-    """
-    b, k = frame_valid.shape
-    scale = logit_scale.exp().clamp(max=_MAX_LOGIT_SCALE)
-    logits = scale * F.normalize(frame_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T  # (b, k, b)
-    target = torch.arange(b, device=logits.device)
-    i2t = F.cross_entropy(logits[frame_valid], target[:, None].expand(b, k)[frame_valid])
-    t2i = F.cross_entropy(logits[target, frame_idx].T, target)
-    return 0.5 * (i2t + t2i)
-
-
 class ClipPretrainer(nn.Module):
     """An open_clip two-tower model plus the training-only temporal pooler of the act captions.
 
@@ -134,13 +87,20 @@ class ClipPretrainer(nn.Module):
     captions (`contrastive_loss`'s negatives); they join the single-frame term only (not `frames_caption_loss`).
     """
 
-    def __init__(self, clip_model: nn.Module, frames_per_pair: int, action_weight: float = 0.0) -> None:
+    def __init__(self, clip_model: nn.Module, frames_per_pair: int, action_weight: float = 0.0,
+                 word_weight: float = 0.0, num_words: int = len(CAPTION_WORDS)) -> None:
         super().__init__()
-        if action_weight < 0:
-            raise ValueError(f"action_weight={action_weight} must be >= 0")
+        if action_weight < 0 or word_weight < 0:
+            raise ValueError(f"action_weight={action_weight} and word_weight={word_weight} must be >= 0")
+        if word_weight > 0 and action_weight > 0:
+            raise ValueError("the bag-of-words term is not combined with the act-caption term")
         self.clip = clip_model
         self.frames_per_pair = int(frames_per_pair)
         self.action_weight = float(action_weight)
+        self.word_weight = float(word_weight)
+        self.words: nn.Linear | None = None
+        if word_weight > 0:
+            self.words = nn.Linear(int(clip_model.text.text_projection.shape[1]), num_words)
         self.temporal: nn.Linear | None = None
         if action_weight > 0:
             dim = int(clip_model.text.text_projection.shape[1])
@@ -182,7 +142,8 @@ class ClipPretrainer(nn.Module):
 
     def forward(self, frames: torch.Tensor, frame_idx: torch.Tensor, frame_valid: torch.Tensor,
                 scene_ids: torch.Tensor, action_ids: torch.Tensor, scene_neg_ids: torch.Tensor | None = None,
-                scene_neg_valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                scene_neg_valid: torch.Tensor | None = None,
+                scene_words: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses of one batch of b pairs.
 
         Args:
@@ -191,9 +152,11 @@ class ClipPretrainer(nn.Module):
             frame_valid: (b, k) bool, the frames the appearance caption is true of (used with the act term).
             scene_ids: (b, n) appearance-caption tokens; action_ids: (b, n) act-caption tokens.
             scene_neg_ids: (b, n) optional hard-negative appearance captions; scene_neg_valid: (b,) bool.
+            scene_words: (b, V) 0/1 words of the appearance captions, needed with `word_weight` > 0.
 
         Returns:
-            {"loss", "image_loss", "logit_scale"} and, with the act term, {"action_loss", "action_logit_scale"}.
+            {"loss", "image_loss", "logit_scale"}, with the act term {"action_loss", "action_logit_scale"}, with the
+            bag-of-words term {"word_loss"}.
         """
         scene_emb = self.encode_text(scene_ids)
         if self.temporal is None:
@@ -208,6 +171,12 @@ class ClipPretrainer(nn.Module):
             clip_emb = self.pool_frames(all_emb)
             image_loss = frames_caption_loss(all_emb, frame_valid, frame_idx, scene_emb, self.clip.logit_scale)
         out = {"loss": image_loss, "image_loss": image_loss.detach(), "logit_scale": self.clip.logit_scale.detach()}
+        if self.words is not None:
+            if scene_words is None:
+                raise ValueError("word_weight > 0 needs the batch's scene_words (PairDataset(word_vocab=...))")
+            word_loss = F.binary_cross_entropy_with_logits(self.words(frame_emb), scene_words)
+            out["loss"] = out["loss"] + self.word_weight * word_loss
+            out["word_loss"] = word_loss.detach()
         if clip_emb is not None:
             action_loss = contrastive_loss(clip_emb, self.encode_text(action_ids), self.action_logit_scale)
             out["loss"] = image_loss + self.action_weight * action_loss
@@ -221,13 +190,15 @@ def _pretrainer_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[s
 
 
 def make_datasets(pairs: PairSet, tower: TowerConfig, clip_model: nn.Module,
-                  negative_groups: Sequence[Sequence[str]] | None = None) -> tuple[PairDataset, PairDataset]:
-    """Train (augmented, with hard negatives when `negative_groups` is given) and val (frame 0, no flip) datasets
-    with the tower's tokenizer, image size and stats."""
+                  negative_groups: Sequence[Sequence[str]] | None = None,
+                  word_vocab: Sequence[str] | None = None) -> tuple[PairDataset, PairDataset]:
+    """Train (augmented, with hard negatives when `negative_groups` is given and caption words when `word_vocab` is)
+    and val (frame 0, no flip) datasets with the tower's tokenizer, image size and stats."""
     mean, std = preprocess_stats(clip_model)
     common = {"tokenizer": build_tokenizer(tower), "image_size": image_side(clip_model.visual), "mean": mean,
               "std": std}
-    return (PairDataset(pairs, "train", augment=True, negative_groups=negative_groups, **common),
+    return (PairDataset(pairs, "train", augment=True, negative_groups=negative_groups, word_vocab=word_vocab,
+                        **common),
             PairDataset(pairs, "val", augment=False, **common))
 
 
@@ -247,7 +218,8 @@ def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
 
 def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainConfig | None = None,
                   arch: dict | None = None, *, action_weight: float = 0.0,
-                  negative_groups: Sequence[Sequence[str]] | None = None, eval_batch_size: int = 256,
+                  negative_groups: Sequence[Sequence[str]] | None = None, word_weight: float = 0.0,
+                  eval_batch_size: int = 256,
                   device: str | torch.device | None = None, progress: bool = True) -> tuple[Path, dict[str, float], History]:
     """Train the mini-world CLIP on a pair folder, save it as an open_clip checkpoint and evaluate it on val.
 
@@ -262,6 +234,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         negative_groups: groups of interchangeable words of the appearance captions (e.g. the mini-world's shapes)
             for one hard-negative caption per pair (`caption_negatives`); None (default) trains without; not
             combined with `action_weight` > 0.
+        word_weight: weight of the bag-of-words term (`CAPTION_WORDS` of the appearance caption predicted from the
+            appearance frame); 0 (default) leaves it out; not combined with `action_weight` > 0.
         eval_batch_size: pairs per forward pass in the evaluation.
         device: where to train (default: the trainer's choice, CUDA when available).
         progress: show the trainer's progress bar.
@@ -278,8 +252,9 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     pairs = read_pairs(pairs_dir)
     tower = mini_clip_tower(arch)
     clip_model = create_clip(tower)
-    train_set, val_set = make_datasets(pairs, tower, clip_model, negative_groups)
-    model = ClipPretrainer(clip_model, pairs.frames_per_pair, action_weight)
+    train_set, val_set = make_datasets(pairs, tower, clip_model, negative_groups,
+                                       CAPTION_WORDS if word_weight > 0 else None)
+    model = ClipPretrainer(clip_model, pairs.frames_per_pair, action_weight, word_weight)
     t0 = time.perf_counter()
     history = fit(model, _pretrainer_step, cfg, dataset=train_set, device=device, progress=progress)
     train_sec = time.perf_counter() - t0
@@ -291,6 +266,6 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
 
 
 __all__ = [
-    "ARCH_NAME", "CHECKPOINT_NAME", "MINI_CLIP_ARCH", "ClipPretrainer", "contrastive_loss", "default_train_config",
+    "ARCH_NAME", "CAPTION_WORDS", "CHECKPOINT_NAME", "MINI_CLIP_ARCH", "ClipPretrainer", "contrastive_loss", "default_train_config",
     "frames_caption_loss", "make_datasets", "mini_clip_tower", "pretrain_clip", "save_clip",
 ]

@@ -1,9 +1,10 @@
 """Short trimmed scenes: Kinetics-style classification clips and the frame–caption pairs.
 
-A Kinetics look-alike clip lasts a whole number of seconds (as a `youtube_id_start_end` file does) and shows one
-object of the class's colour doing the class's action over most of the clip, among still distractors of other
-colours (paper §3.4, video pretraining on Kinetics). As in the other class datasets, every class has its own colour,
-what a frame shows plainly. A pair shows one object acting among still distractors and keeps a few frames spread
+A Kinetics look-alike clip lasts a whole number of seconds (as a `youtube_id_start_end` file does) and shows the
+class's object (a coloured shape) doing the class's action over most of the clip, among still look-alikes: one of its
+colour in another shape and one of its shape in another colour, neither a class object (paper §3.4, video
+pretraining on Kinetics). As in the other class datasets, a class takes colour and shape together; the 20 class
+objects are `object_grid(1)`, the combinations the TAL classes do not use, so pretraining never shows a TAL class. A pair shows one object acting among still distractors and keeps a few frames spread
 over the act with two captions: the act ("the red circle moves left.") and the appearance of the first frame. Pairs
 train the small two-tower model that stands in for CLIP, so they cover every colour × shape × action.
 """
@@ -24,20 +25,22 @@ from unloc.study.miniworld.vocab import (
     SHAPES,
     caption,
     kinetics_class_name,
+    lookalikes,
+    object_grid,
     scene_caption,
 )
 from unloc.study.miniworld.world import Scene, plan_tracks, track_state
 
 
-def kinetics_actions() -> list[tuple[str, str]]:
-    """Every clip class as (colour, action), in label-map order: one per colour."""
-    offset = len(CLASS_ACTIONS) // 2  # not the TAL class's action of the same colour
-    return [(c, CLASS_ACTIONS[(i + offset) % len(CLASS_ACTIONS)]) for i, c in enumerate(COLOURS)]
+def kinetics_actions() -> list[tuple[str, str, str]]:
+    """Every clip class as (colour, shape, action), in label-map order: the objects of `object_grid(1)`."""
+    offset = len(CLASS_ACTIONS) // 2
+    return [(c, s, CLASS_ACTIONS[(k + offset) % len(CLASS_ACTIONS)]) for k, (c, s) in enumerate(object_grid(1))]
 
 
 def kinetics_classes() -> list[str]:
     """All clip classes, in label-map order."""
-    return [kinetics_class_name(c, a) for c, a in kinetics_actions()]
+    return [kinetics_class_name(*c) for c in kinetics_actions()]
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -45,13 +48,12 @@ def _pick(rng: np.random.Generator, options) -> str:
 
 
 def _one_actor(rng: np.random.Generator, duration_sec: float, quantum_sec: float, span: tuple[float, float],
-               colour: str, shape: str, action: str, distinct: bool = False) -> SceneBuilder:
-    """A scene with one acting object over `span` and one to three still distractors (`distinct`: of other colours)."""
+               colour: str, shape: str, action: str) -> SceneBuilder:
+    """A scene with one acting object over `span` and one to three still distractors of any colour and shape."""
     b = SceneBuilder(rng, duration_sec, quantum_sec)
     b.add_act(b.add_thing(colour, shape), action, *span)
-    palette = [c for c in COLOURS if c != colour] if distinct else list(COLOURS)
     for _ in range(int(rng.integers(1, 4))):
-        b.add_thing(_pick(rng, palette), _pick(rng, SHAPES))
+        b.add_thing(_pick(rng, COLOURS), _pick(rng, SHAPES))
     return b
 
 
@@ -64,15 +66,17 @@ def kinetics_clip(rng: np.random.Generator, size: WorldSize) -> tuple[Scene, dic
     spec = size.kinetics
     duration = int(rng.integers(math.ceil(spec.min_sec), math.floor(spec.max_sec) + 1))
     classes = kinetics_actions()
-    colour, action = classes[int(rng.integers(len(classes)))]
-    shape = _pick(rng, SHAPES)
+    colour, shape, action = classes[int(rng.integers(len(classes)))]
     frame_sec = 1.0 / size.fps
     length = max(frame_sec, round(rng.uniform(0.75, 1.0) * duration * size.fps) / size.fps)
     start = round(rng.uniform(0.0, duration - length) * size.fps) / size.fps
-    scene = _one_actor(rng, duration, frame_sec, (start, start + length), colour, shape, action,
-                       distinct=True).build()
+    b = SceneBuilder(rng, duration, frame_sec)
+    b.add_act(b.add_thing(colour, shape), action, start, start + length)
+    for lookalike in lookalikes(rng, colour, shape, {(c, s) for c, s, _ in classes}):
+        b.add_thing(*lookalike)
+    scene = b.build()
     time_start = int(rng.integers(0, 600))
-    return scene, {"label": kinetics_class_name(colour, action), "time_start": time_start,
+    return scene, {"label": kinetics_class_name(colour, shape, action), "time_start": time_start,
                    "time_end": time_start + duration}
 
 

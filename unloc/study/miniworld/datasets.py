@@ -30,7 +30,7 @@ _SPLITS = {  # (train name, held-out name) as each format spells them
     "qvhighlights": ("train", "val"), "anet_captions": ("train", "val"), "coin": ("training", "testing"),
     "pairs": ("train", "val"),
 }
-TRAIN_FRACTION = 0.7
+PAIRS_TRAIN_FRACTION = 0.7
 ZERO_SHOT = {"zero_shot_75_25": 0.75, "zero_shot_50_50": 0.5}
 ZERO_SHOT_SPLITS_PER_RATIO = 3
 
@@ -44,9 +44,12 @@ def num_items(size: WorldSize, dataset: str) -> int:
     return size.pairs.num_pairs if dataset == "pairs" else getattr(size, dataset).num_videos
 
 
-def split_of(dataset: str, idx: int, total: int) -> str:
-    """First ~70 % of indices train, the rest are held out (at least one in each)."""
-    n_train = min(total - 1, max(1, round(TRAIN_FRACTION * total)))
+def split_of(dataset: str, idx: int, size: WorldSize) -> str:
+    """The first indices train (the set's `train_fraction`; 70 % of the pairs), the rest are held out (at least one
+    in each)."""
+    total = num_items(size, dataset)
+    fraction = PAIRS_TRAIN_FRACTION if dataset == "pairs" else getattr(size, dataset).train_fraction
+    n_train = min(total - 1, max(1, round(fraction * total)))
     return _SPLITS[dataset][0 if idx < n_train else 1]
 
 
@@ -74,7 +77,7 @@ def build_video(job: Job) -> tuple[dict, np.ndarray | None]:
     """
     size, name = job.size, job.dataset
     rng = video_rng(job.seed, name, job.idx)
-    split = split_of(name, job.idx, num_items(size, name))
+    split = split_of(name, job.idx, size)
     if name == "pairs":
         frames, record = frame_caption_pair(rng, size)
         return {"idx": job.idx, "split": split, **record}, frames

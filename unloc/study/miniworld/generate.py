@@ -64,8 +64,9 @@ def generate_dataset(out_dir: Path, dataset: str, size: WorldSize, seed: int, wo
     }
 
 
-# Bumped whenever the same seed and sizes would give different videos or annotations (2: one colour per class).
-GENERATOR_VERSION = 2
+# Bumped whenever the same seed and sizes would give different videos or annotations (2: one colour per class;
+# 3: a class is colour x shape among look-alikes, larger evaluation splits).
+GENERATOR_VERSION = 3
 
 
 def generate_world(out_dir: Path, size: WorldSize, seed: int, only: tuple[str, ...] = DATASETS, workers: int = 1) -> dict:

@@ -1,7 +1,7 @@
 """Moment-retrieval videos in the three shapes of the paper's benchmarks (paper §4.1).
 
 - Charades-STA look-alike: short videos, two to four captions, one window each, times on a 0.1 s grid.
-- QVHighlights look-alike: fixed-length videos cut into 2 s clips, one or two captions, each with one to three
+- QVHighlights look-alike: fixed-length videos cut into 2 s clips, two or three captions, each with one to three
   windows on the clip grid and saliency scores (0–4, three annotators) for every relevant clip.
 - ActivityNet Captions look-alike: long videos described by a paragraph of consecutive captions, one window each.
 """
@@ -54,7 +54,7 @@ def qvh_video(rng: np.random.Generator, spec: SetSize, fps: int) -> tuple[Scene,
     """Returns the scene and {"queries": [{"query", "relevant_windows", "relevant_clip_ids", "saliency_scores"}]}."""
     duration = float(spec.max_sec)
     qs = QueryScene(rng, duration, CLIP_SEC, span_sec=(CLIP_SEC, 0.3 * duration))
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(int(rng.integers(2, 4))):
         qs.add_query(n_windows=int(rng.integers(1, 4)))
     qs.add_distractors()
     qs.add_fillers(int(rng.integers(1, 5)))

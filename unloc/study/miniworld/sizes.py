@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class SetSize:
-    """One video dataset: how many videos and the range of their durations (seconds)."""
+    """One video dataset: how many videos, the range of their durations (seconds) and the fraction that trains (the
+    first videos; the rest are held out for evaluation)."""
 
     num_videos: int
     min_sec: float
     max_sec: float
+    train_fraction: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -29,16 +31,22 @@ class PairSize:
 
 @dataclass(frozen=True)
 class WorldSize:
-    """All sizes of one mini-world. Defaults are the `default` preset (a few minutes on 2 cores)."""
+    """All sizes of one mini-world. Defaults are the `default` preset (a few minutes on 2 cores).
+
+    The default evaluation splits hold at least 200 items each (issue 16: videos for Kinetics, TAL and COIN, queries
+    for the moment-retrieval sets, about 3 per Charades-shaped video, 2.5 per QVHighlights-shaped one and 4.5 per
+    ActivityNet-Captions-shaped paragraph); the class sets hold out more than they train on, as training time is what
+    the study's many runs multiply.
+    """
 
     frame_px: int = 64
     fps: int = 4
-    kinetics: SetSize = field(default_factory=lambda: SetSize(480, 2.0, 4.0))
-    anet13: SetSize = field(default_factory=lambda: SetSize(200, 30.0, 60.0))
-    charades_sta: SetSize = field(default_factory=lambda: SetSize(200, 15.0, 30.0))
-    qvhighlights: SetSize = field(default_factory=lambda: SetSize(80, 150.0, 150.0))
-    anet_captions: SetSize = field(default_factory=lambda: SetSize(80, 60.0, 120.0))
-    coin: SetSize = field(default_factory=lambda: SetSize(100, 40.0, 80.0))
+    kinetics: SetSize = field(default_factory=lambda: SetSize(700, 2.0, 4.0))
+    anet13: SetSize = field(default_factory=lambda: SetSize(340, 30.0, 60.0, 0.4))
+    charades_sta: SetSize = field(default_factory=lambda: SetSize(240, 15.0, 30.0))
+    qvhighlights: SetSize = field(default_factory=lambda: SetSize(170, 150.0, 150.0, 0.5))
+    anet_captions: SetSize = field(default_factory=lambda: SetSize(160, 60.0, 120.0))
+    coin: SetSize = field(default_factory=lambda: SetSize(290, 30.0, 60.0, 0.3))
     pairs: PairSize = field(default_factory=lambda: PairSize(4000, 4))
 
     def __post_init__(self):
@@ -48,9 +56,10 @@ class WorldSize:
             raise ValueError(f"fps must be >= 1, got {self.fps}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, SetSize) and not (value.num_videos >= 2 and 0 < value.min_sec <= value.max_sec):
-                raise ValueError(f"{f.name}: need num_videos >= 2 (one per split) and 0 < min_sec <= max_sec, "
-                                 f"got {value}")
+            if isinstance(value, SetSize) and not (value.num_videos >= 2 and 0 < value.min_sec <= value.max_sec
+                                                   and 0 < value.train_fraction < 1):
+                raise ValueError(f"{f.name}: need num_videos >= 2 (one per split), 0 < min_sec <= max_sec and "
+                                 f"0 < train_fraction < 1, got {value}")
         if self.qvhighlights.max_sec % 2:
             raise ValueError(f"qvhighlights.max_sec must be a multiple of the 2 s clip, got {self.qvhighlights.max_sec}")
 

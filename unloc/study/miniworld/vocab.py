@@ -2,13 +2,17 @@
 
 Every class name and caption of every mini-world dataset is composed from these primitives, so a held-out class
 still consists of words the text tower has seen in its captions: this is what the zero-shot splits of the
-temporal-localization set test (paper §4.3, zero-shot TAL). The class datasets give every class its own colour, the
-attribute a frame shows most plainly (see `localization.py`).
+temporal-localization set test (paper §4.3, zero-shot TAL). A class of the class datasets is an object, a colour and a
+shape together (`object_grid`): each colour and each shape belongs to several classes, so recognising a class takes
+both words, and an unseen class can be an unseen combination of seen ones (see `localization.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+
+import numpy as np
 
 # RGB in [0, 1]; saturated so they survive yuv420p chroma subsampling on a dark background.
 COLOURS: dict[str, tuple[float, float, float]] = {
@@ -71,14 +75,40 @@ _QUERY_FRAMES: tuple[str, ...] = (
 )
 
 
+def object_grid(offset: int) -> list[tuple[str, str]]:
+    """Class objects as (colour, shape): colour i with shapes i + offset and i + offset + 2 (modulo the four shapes).
+
+    `object_grid(0)` (the TAL classes) and `object_grid(1)` (the Kinetics-shaped ones) are disjoint and together hold
+    every colour-shape combination; in each, every colour is in two classes and every shape in five.
+    """
+    n = len(SHAPES)
+    return [(c, SHAPES[(i + offset + 2 * j) % n]) for i, c in enumerate(COLOURS) for j in (0, 1)]
+
+
+def lookalikes(rng: np.random.Generator, colour: str, shape: str, avoid: Collection[tuple[str, str]]
+               ) -> list[tuple[str, str]]:
+    """Two distractor objects for a class object: one of its colour in another shape, one of its shape in another
+    colour, neither an object of `avoid` (e.g. the dataset's class objects), so telling the class apart from them
+    takes both words.
+
+    Returns:
+        [(colour, other shape), (other colour, shape)], each drawn uniformly among the allowed ones.
+    """
+    same_colour = [(colour, s) for s in SHAPES if s != shape and (colour, s) not in avoid]
+    same_shape = [(c, shape) for c in COLOURS if c != colour and (c, shape) not in avoid]
+    if not same_colour or not same_shape:
+        raise ValueError(f"no look-alike of {colour} {shape} outside {sorted(avoid)}")
+    return [same_colour[int(rng.integers(len(same_colour)))], same_shape[int(rng.integers(len(same_shape)))]]
+
+
 def tal_class_name(colour: str, shape: str, action: str) -> str:
     """Temporal-localization class: a coloured shape doing an action, e.g. "red circle spinning"."""
     return f"{colour} {shape} {ACTION_BY_KEY[action].gerund}"
 
 
-def kinetics_class_name(colour: str, action: str) -> str:
-    """Clip-classification class: a colour doing an action, e.g. "red shape spinning"."""
-    return f"{colour} shape {ACTION_BY_KEY[action].gerund}"
+def kinetics_class_name(colour: str, shape: str, action: str) -> str:
+    """Clip-classification class: a coloured shape doing an action, e.g. "red triangle spinning"."""
+    return f"{colour} {shape} {ACTION_BY_KEY[action].gerund}"
 
 
 def step_label(colour: str, shape: str, action: str) -> str:
