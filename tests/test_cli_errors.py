@@ -3,6 +3,7 @@ bugs keep their traceback, and `--debug` shows it for user mistakes too. Each ca
 
 import argparse
 import errno
+import importlib
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from unloc.cli import main
-from unloc.cli.errors import UsageError, call_command, describe, is_user_error
+from unloc.cli.errors import USER_ERRORS, UsageError, call_command, describe, is_user_error
 from unloc.study.__main__ import main as study_main
 
 
@@ -72,6 +73,14 @@ def test_which_errors_are_the_users():
     assert is_user_error(IsADirectoryError(errno.EISDIR, "Is a directory", "runs"))
     assert not is_user_error(ValueError("x")) and not is_user_error(TypeError("x")) and not is_user_error(OSError())
     assert describe(IsADirectoryError(errno.EISDIR, "Is a directory", "runs")) == "runs: Is a directory"
+
+
+@pytest.mark.parametrize("module_name", sorted(USER_ERRORS))
+def test_the_table_of_user_errors_names_real_exception_classes(module_name):
+    """A renamed module or class would silently turn a user error back into a traceback."""
+    module = importlib.import_module(module_name)
+    for name in USER_ERRORS[module_name]:
+        assert isinstance(getattr(module, name), type) and issubclass(getattr(module, name), Exception), name
 
 
 def test_debug_before_or_after_the_command_shows_the_traceback(tmp_path):

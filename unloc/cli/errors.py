@@ -28,7 +28,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "unloc.data.features": ("CacheMismatchError", "CacheEntryError"),
     "unloc.eval.inputs": ("EvalInputError",),
     "unloc.model.clip_loader": ("CheckpointError",),
-    "unloc.train.checkpoint": ("ResumeError",),
+    "unloc.train.checkpoint": ("ResumeError", "CorruptCheckpointError"),
     "unloc.train.loop": ("NonFiniteLossError",),
     "unloc.infer.localize": ("LocalizeError",),
 }
