@@ -30,7 +30,8 @@ from videowrite import moving_squares, write_video
 
 from unloc.data.extract import extract_features
 from unloc.data.feature_dataset import FeatureDataset
-from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec
+from unloc.data.feature_spec import checkpoint_identity, feature_spec
+from unloc.data.features import FeatureCache
 from unloc.data.frames import FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
 from unloc.data.transforms import FrameTransform, normalize_frames

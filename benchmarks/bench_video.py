@@ -28,8 +28,8 @@ from videowrite import moving_squares, write_video
 
 from unloc.data.frames import FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
+from unloc.data.sampling import linspace_indices
 from unloc.data.transforms import FrameTransform
-from unloc.data.video import linspace_indices
 
 
 def time_reads(path: Path, idx: np.ndarray, repeats: int) -> tuple[float, float]:

@@ -31,7 +31,7 @@ def test_a_class_named_twice_is_an_error(tmp_path, labels_gt, capsys):
     pred = tmp_path / "pred.npz"
     np.savez(pred, a=np.zeros((4, 2)), b=np.zeros((3, 2)), __classes__=np.array(["x", "x"]))
     code, out, err = _run(capsys, ["eval", "seg", "--gt", str(labels_gt), "--pred", str(pred)])
-    assert code == 2 and out == "" and err == (f"error: {pred}: __classes__: class 'x' is listed twice: its columns "
+    assert code == 2 and out == "" and err == (f"unloc eval seg: error: {pred}: __classes__: class 'x' is listed twice: its columns "
                                                f"would overwrite each other\n")
     js = tmp_path / "pred.json"
     js.write_text(json.dumps({"classes": ["y", "y"], "scores": {"a": [[0, 0]] * 4}}))
@@ -53,7 +53,7 @@ def test_a_damaged_npz_is_one_line_naming_the_file(tmp_path, labels_gt, capsys, 
         pred.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"frame,score\n0,1\n")
     code, out, err = _run(capsys, ["eval", "seg", "--gt", str(labels_gt), "--pred", str(pred)])
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"error: {pred}: ")
+    assert err.startswith(f"unloc eval seg: error: {pred}: ")
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
@@ -72,7 +72,7 @@ def test_files_that_are_not_utf8_are_one_line(tmp_path, capsys, encoding):
 
 def test_a_directory_for_a_file_is_one_line(tmp_path, capsys):
     code, _, err = _run(capsys, ["eval", "tal", "--gt", str(tmp_path), "--pred", str(tmp_path)])
-    assert code == 2 and err.startswith(f"error: {tmp_path}: cannot read the file")
+    assert code == 2 and err.startswith(f"unloc eval tal: error: {tmp_path}: cannot read the file")
 
 
 def test_segmentation_quirks_are_counted_and_strict(tmp_path, labels_gt):

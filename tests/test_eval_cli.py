@@ -70,7 +70,7 @@ def test_bad_input_exits_2_with_file_and_line(tmp_path, capsys):
     code, stdout, stderr = _run(capsys, ["eval", "mr", "--gt", str(FX / "qvhighlights_val_excerpt.jsonl"),
                                          "--pred", str(pred)])
     assert code == 2 and stdout == ""
-    assert stderr == f"error: {pred}: line 2: window 0 must be [start, end, score], got [0, 1]\n"
+    assert stderr == f"unloc eval mr: error: {pred}: line 2: window 0 must be [start, end, score], got [0, 1]\n"
     code, _, stderr = _run(capsys, ["eval", "tal", "--gt", str(tmp_path / "missing.json"), "--pred", str(pred)])
     assert code == 2 and "missing.json" in stderr
 

@@ -12,14 +12,12 @@ import pytest
 import safetensors.torch
 import torch
 
+from unloc.data.feature_spec import checkpoint_identity, feature_key, feature_spec
 from unloc.data.features import (
     CacheEntryError,
     CacheMismatchError,
     FeatureCache,
     cache_applies,
-    checkpoint_identity,
-    feature_key,
-    feature_spec,
     find_cache,
     load_features,
 )

@@ -14,7 +14,8 @@ from videowrite import write_video
 from unloc.cli import build_parser, main
 from unloc.data.extract import extract_features, find_videos
 from unloc.data.feature_dataset import FeatureDataset
-from unloc.data.features import CacheEntryError, FeatureCache, feature_spec
+from unloc.data.feature_spec import feature_spec
+from unloc.data.features import CacheEntryError, FeatureCache
 from unloc.data.frames import BadVideo, FpsSampling, FrameDataset, LinspaceSampling
 from unloc.data.loader import ClipLoader
 from unloc.data.transforms import FrameTransform
@@ -189,13 +190,31 @@ def test_find_videos_and_ids_file(video_dir, tmp_path):
         find_videos(twins)
 
 
-def test_cli_parses_extract_features():
-    args = build_parser("extract-features").parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "ViT-B-16",
-                                      "--pretrained", "openai", "--frames", "128", "--batch-size", "32"])
+def test_unnameable_files_are_skipped_and_counted_not_fatal(video_dir, tmp_path):
+    """'..mp4' (id '.') and hidden files cannot name a cache file: each is listed with the reason, the rest encoded."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("v0.mp4", "..mp4", ".hidden.mp4", "v1.mp4"):
+        (folder / name).write_bytes((video_dir / ("v1.mp4" if name == "v1.mp4" else "v0.mp4")).read_bytes())
+    videos = find_videos(folder)
+    assert sorted(videos) == [".", ".hidden", "v0", "v1"]
+    cache = make_cache(tmp_path, LinspaceSampling(4))
+    report = extract_features(videos, cache, CountingEncoder(), LinspaceSampling(4), TF, progress=False)
+    assert sorted(report.encoded) == ["v0", "v1"] and not report.reused
+    assert sorted(report.failed) == [(str(folder / "..mp4"), "skipped: video id '.' cannot name a cache file"),
+                                     (str(folder / ".hidden.mp4"),
+                                      "skipped: video id '.hidden' cannot name a cache file")]
+    assert "FAILED " + str(folder / "..mp4") + ": skipped:" in report.summary()
+    assert "encoded 2, already cached 0, failed 2" in report.summary()
+
+
+def test_cli_parses_extract_features(tmp_path):
+    common = ["extract-features", "--videos", str(tmp_path), "--cache", str(tmp_path / "c"), "--arch", "ViT-B-16",
+              "--pretrained", "openai"]
+    args = build_parser("extract-features").parse_args([*common, "--frames", "128", "--batch-size", "32"])
     assert (args.frames, args.fps, args.batch_size, args.frame_token, args.dtype) == (128, None, 32, "cls", "float16")
     with pytest.raises(SystemExit):  # --frames and --fps exclude each other
-        build_parser("extract-features").parse_args(["extract-features", "--videos", "v", "--cache", "c", "--arch", "a",
-                                   "--pretrained", "p", "--frames", "8", "--fps", "2"])
+        build_parser("extract-features").parse_args([*common, "--frames", "8", "--fps", "2"])
 
 
 def test_cli_end_to_end_with_a_local_checkpoint(video_dir, tmp_path, capsys):

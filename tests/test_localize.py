@@ -3,6 +3,7 @@ long videos, the CLI, errors and the timeline plot (window and merge arithmetic:
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -232,6 +233,15 @@ def test_errors_name_what_is_wrong(world, trained, tmp_path, capsys):
     assert rc == 2 and "moment-retrieval" in capsys.readouterr().err
     rc = main(["localize", str(bad), "--run", str(tal)])
     assert rc == 2 and "broken.mp4" in capsys.readouterr().err
+    for name, damage, message in [("config.yaml", "task: [1\n", "config.yaml is not valid YAML"),
+                                  ("classes.json", "{", "classes.json is not valid JSON"),
+                                  ("model.safetensors", "x" * 100, "model.safetensors is not a readable")]:
+        damaged = tmp_path / f"damaged_{name}"
+        shutil.copytree(tal, damaged)
+        (damaged / name).write_text(damage)
+        rc = main(["localize", str(video), "--run", str(damaged)])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and err.startswith("unloc localize: error: ") and message in err, err
 
 
 def test_timeline_rows_and_plot(tmp_path):

@@ -13,11 +13,12 @@ from tasks_common import one_thread, tiny_model, tokenizer  # noqa: F401
 
 from unloc.cli import main as unloc_main
 from unloc.data.formats import read_annotations
+from unloc.data.sampling import fps_sample_times
 from unloc.data.task_batch import collate_task
 from unloc.data.task_build import build_task_dataset
 from unloc.data.task_config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
 from unloc.data.task_loader import eval_batches, train_batches
-from unloc.data.video import VideoFile, fps_sample_times
+from unloc.data.video import VideoFile
 from unloc.model.build import build_image_tower
 from unloc.model.clip_loader import create_clip
 from unloc.model.config import TINY_ARCH, TowerConfig

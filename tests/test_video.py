@@ -8,18 +8,15 @@ import pytest
 import torch
 from videowrite import moving_squares, write_video
 
-from unloc.data.video import (
-    VideoDecodeError,
-    VideoFile,
+from unloc.data.sampling import (
     choose_window_start,
     fps_sample_times,
     frames_at_times,
     linspace_indices,
     pad_samples,
-    read_fps_windows,
-    read_linspace,
     window_starts,
 )
+from unloc.data.video import VideoDecodeError, VideoFile, read_fps_windows, read_linspace
 
 
 def pattern(num_frames: int, height: int = 32, width: int = 40) -> np.ndarray:

@@ -5,7 +5,8 @@ import pytest
 from videowrite import moving_squares, write_video
 
 from unloc.data import video as video_mod
-from unloc.data.video import VideoFile, _is_dense, linspace_indices
+from unloc.data.sampling import linspace_indices
+from unloc.data.video import VideoFile, _is_dense
 
 
 def test_is_dense_rule():

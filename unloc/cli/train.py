@@ -27,10 +27,12 @@ from typing import Any
 
 import yaml
 
+from unloc.cli.args import existing_file, int_at_least, output_dir
+from unloc.cli.errors import UsageError, call_command
 from unloc.config import ExperimentConfig, load_config, replace
 from unloc.config.paper import PAPER_CONFIGS, load_paper_config, missing_init, nest_dotted
 from unloc.config.strict import ConfigError
-from unloc.train import NonFiniteLossError, ResumeError
+from unloc.train import ResumeError
 from unloc.train.distributed import is_main, under_torchrun
 
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # YAML 1.1 reads '1e-3' as a string
@@ -52,7 +54,7 @@ def parse_set(item: str) -> tuple[str, Any]:
     try:
         return key, yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML ({err})") from err
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML ({getattr(err, 'problem', err)})") from err
 
 
 def world_size_for(requested: int | None, configured: int) -> int:
@@ -71,7 +73,27 @@ def world_size_for(requested: int | None, configured: int) -> int:
 
 
 def resolve(args: argparse.Namespace) -> ExperimentConfig:
-    """The stage's `ExperimentConfig` from the parsed arguments (source, overrides, world size)."""
+    """The stage's `ExperimentConfig` from the parsed arguments (source, overrides, world size).
+
+    Raises:
+        ConfigError: a bad or inconsistent configuration (also a value a config dataclass rejected).
+    """
+    source = args.params or f"paper config {args.paper}"
+    try:
+        return _resolve(args)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{source}: not a UTF-8 text file ({err.reason} at byte {err.start})") from err
+    except ValueError as err:  # a dataclass rejected a value (e.g. batch vs ranks): a configuration error too
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(str(err)) from err
+
+
+def _resolve(args: argparse.Namespace) -> ExperimentConfig:
     overrides = nest_dotted(dict(parse_set(item) for item in args.set))
     if args.paper:
         if args.stage or args.profile:
@@ -93,13 +115,9 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`unloc train`: exit status 0 after a finished run, 2 for a bad configuration, a run that cannot resume or a
-    non-finite loss (one line on stderr)."""
-    try:
-        cfg = resolve(args)
-    except (ConfigError, ValueError) as err:  # ValueError: a dataclass rejected a value (e.g. batch vs ranks)
-        print(f"unloc train: error: {err}", file=sys.stderr)
-        return 2
+    """`unloc train`: exit status 0 after a finished run. A bad configuration, a run that cannot resume or a non-finite
+    loss raise (one line on stderr and status 2 from `unloc.cli.errors.call_command`)."""
+    cfg = resolve(args)
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
@@ -117,11 +135,10 @@ def run(args: argparse.Namespace) -> int:
     resume = "or_start" if args.resume_or_start else args.resume
     try:
         result = run_experiment(cfg, out, resume=resume, progress=not args.no_progress)
-    except (ResumeError, NonFiniteLossError) as err:
-        missing = isinstance(err, ResumeError) and err.reason == "missing"
-        hint = " (--resume-or-start starts from scratch when there is none)" if missing else ""
-        print(f"unloc train: error: {err}{hint}", file=sys.stderr)
-        return 2
+    except ResumeError as err:
+        if err.reason != "missing":
+            raise
+        raise UsageError(f"{err} (--resume-or-start starts from scratch when there is none)") from err
     if args.paper and is_main():  # further evaluation sets of the paper config (ActivityNet Captions val_1)
         from unloc.run.paper_eval import evaluate_extra_sets
 
@@ -135,13 +152,14 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `unloc train` (shared by the `unloc` command and `python -m unloc.cli.train`)."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--params", type=Path, help="params YAML holding the stage")
+    source.add_argument("--params", type=existing_file, help="params YAML holding the stage")
     source.add_argument("--paper", choices=PAPER_CONFIGS, metavar="NAME",
                         help=f"a packaged paper-scale configuration: {', '.join(PAPER_CONFIGS)}")
     parser.add_argument("--stage", help="dotted section of --params, e.g. tal.finetune")
     parser.add_argument("--profile", help="profile of --params applied last (default: the file's `profile:`)")
-    parser.add_argument("--paper-root", help="directory of the datasets of --paper (default data/paper)")
-    parser.add_argument("--out", help="run directory (default runs/<stage name>)")
+    parser.add_argument("--paper-root", help="directory of the datasets of --paper (default data/paper; need not "
+                        "exist for --print-config)")
+    parser.add_argument("--out", type=output_dir, help="run directory (default runs/<stage name>)")
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument("--resume", action="store_true",
                         help="continue from the newest readable checkpoint in --out (an error when there is none)")
@@ -149,7 +167,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue from the newest checkpoint in --out, or start from scratch when there is none")
     parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override one config value (YAML), e.g. --set train.epochs=3; repeatable")
-    parser.add_argument("--world-size", type=int, help="processes (GPUs) on this machine; under torchrun its own")
+    parser.add_argument("--world-size", type=int_at_least(1),
+                        help="processes (GPUs) on this machine; under torchrun its own")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved config beside the official config's keys (for review) and exit")
@@ -168,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python -m unloc.cli.train ...` (what torchrun starts): the options of `unloc train`."""
     parser = argparse.ArgumentParser(prog="unloc.cli.train", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of every error")
+    args = parser.parse_args(argv)
+    return call_command(run, args, "unloc.cli.train", debug=args.debug)
 
 
 if __name__ == "__main__":

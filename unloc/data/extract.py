@@ -1,17 +1,17 @@
-"""`unloc extract-features`: encode each video's sampled frames once with a frozen image tower and cache them.
+"""Feature extraction (`unloc extract-features`): encode each video's sampled frames once with a frozen image tower.
 
 Frozen image towers are the paper's best moment-retrieval setting (§4.3), and then each frame's token never changes,
 so decoding and encoding every frame every epoch is wasted work. Extraction decodes in DataLoader workers (chunks of
 `batch_size` frames, so long fixed-rate videos never sit in memory whole) while the main process encodes and writes
 one atomic cache file per video (`unloc.data.features`). Videos whose cache file is already valid are skipped, so an
-interrupted run resumes where it stopped; videos that cannot be decoded are listed at the end and not cached.
+interrupted run resumes where it stopped. Videos that cannot be decoded, and files whose name cannot be a video id
+(`..mp4`, hidden files), are skipped and listed with the reason in the report; a decoding failure is also remembered
+in the cache (`unloc.data.cache_failures`), so that training can say why a video has no features.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,12 +21,18 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec
+from unloc.data.cache_failures import clear_failure, record_failure
+from unloc.data.features import FeatureCache
 from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.sampling import linspace_indices
 from unloc.data.transforms import FrameTransform, normalize_frames
-from unloc.data.video import VideoDecodeError, VideoFile, linspace_indices
+from unloc.data.video import VideoDecodeError, VideoFile
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+
+
+class VideoListError(ValueError):
+    """The videos asked for cannot be matched to files (the message names the file, and the line of an ids file)."""
 
 
 @dataclass
@@ -121,9 +127,13 @@ def extract_features(videos: Mapping[str, str | os.PathLike], cache: FeatureCach
     report = ExtractReport()
     cache.remove_stale_temp_files()
     todo = []
-    for video_id in videos:
-        (report.reused if cache.is_valid(video_id, videos[video_id]) else todo).append(video_id)
-        cache.path(video_id)  # reject ids that cannot name a file before any work
+    for video_id, path in videos.items():
+        try:
+            cache.path(video_id)
+        except ValueError as err:  # e.g. '..mp4' or a hidden file: skipped and counted, the others go on
+            report.failed.append((str(path), f"skipped: {err}"))
+            continue
+        (report.reused if cache.is_valid(video_id, path) else todo).append(video_id)
     pixels = dataclasses.replace(transform, normalize=False)  # workers ship uint8; normalised on the device
     stream = _ChunkStream([(v, str(videos[v])) for v in todo], sampling, pixels, batch_size, decode_threads)
     loader = DataLoader(stream, batch_size=None, num_workers=num_workers)
@@ -134,6 +144,7 @@ def extract_features(videos: Mapping[str, str | os.PathLike], cache: FeatureCach
             if isinstance(item, _Failure):
                 done.pop(item.video_id, None)
                 report.failed.append((item.path, item.reason))
+                record_failure(cache, item.video_id, item.path, item.reason)
                 bar.update(1)
                 continue
             out = encode(normalize_frames(item.frames.to(device), transform.mean, transform.std))
@@ -144,6 +155,7 @@ def extract_features(videos: Mapping[str, str | os.PathLike], cache: FeatureCach
                 features, timestamps, frame_idx = (torch.cat(parts) for parts in zip(*done.pop(item.video_id)))
                 cache.write(item.video_id, features, timestamps, torch.ones(len(timestamps), dtype=torch.bool),
                             frame_idx, **item.info)
+                clear_failure(cache, item.video_id)
                 report.encoded.append(item.video_id)
                 bar.update(1)
                 if on_video_done is not None:
@@ -155,69 +167,26 @@ def find_videos(video_dir: str | os.PathLike, ids_file: str | os.PathLike | None
     """Video files under `video_dir` (id = file stem), restricted to the ids listed in `ids_file` when given.
 
     Raises:
-        ValueError: two files share a stem, or a listed id (named with its line) has no video.
+        VideoListError: two files share a stem, or a listed id (named with its line) has no video.
     """
     found: dict[str, str] = {}
     for path in sorted(Path(video_dir).iterdir()):
         if path.suffix.lower() in VIDEO_SUFFIXES:
             if path.stem in found:
-                raise ValueError(f"two videos share the id {path.stem!r}: {found[path.stem]} and {path}")
+                raise VideoListError(f"two videos share the id {path.stem!r}: {found[path.stem]} and {path}")
             found[path.stem] = str(path)
     if ids_file is None:
         return found
     chosen = {}
-    for line_no, line in enumerate(Path(ids_file).read_text().splitlines(), start=1):
+    try:
+        lines = Path(ids_file).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise VideoListError(f"{ids_file}: not a UTF-8 text file of video ids ({err})") from err
+    for line_no, line in enumerate(lines, start=1):
         video_id = line.strip()
         if not video_id or video_id.startswith("#"):
             continue
         if video_id not in found:
-            raise ValueError(f"{ids_file}:{line_no}: no video named {video_id!r} in {video_dir}")
+            raise VideoListError(f"{ids_file}:{line_no}: no video named {video_id!r} in {video_dir}")
         chosen[video_id] = found[video_id]
     return chosen
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("extract-features", help="encode sampled frames once and cache the features",
-                                   description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", required=True, help="directory of video files (id = file name stem)")
-    parser.add_argument("--ids-file", help="only these ids, one per line")
-    parser.add_argument("--cache", required=True, help="cache root; features go to <cache>/<key>/")
-    parser.add_argument("--arch", required=True, help="open_clip model name or a model config .json")
-    parser.add_argument("--pretrained", required=True, help="open_clip pretrained tag or a checkpoint file")
-    sampling = parser.add_mutually_exclusive_group(required=True)
-    sampling.add_argument("--frames", type=int, help="frames evenly spread over each video (paper: 128)")
-    sampling.add_argument("--fps", type=float, help="frames per second over each whole video (segmentation: 2)")
-    parser.add_argument("--image-size", type=int, help="crop size (default: the tower's input size)")
-    parser.add_argument("--short-side", type=int, help="resize the shorter side to this first (default 8/7 of crop)")
-    parser.add_argument("--frame-token", choices=("cls", "mean"), default="cls")
-    parser.add_argument("--batch-size", type=int, default=64, help="frames per encoder call")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--workers", type=int, default=2, help="decoding worker processes")
-    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from unloc.model.build import build_image_tower  # lazy: the model stack is heavy and not needed to parse args
-    from unloc.model.config import TowerConfig
-
-    videos = find_videos(args.videos, args.ids_file)
-    arch = json.loads(Path(args.arch).read_text()) if args.arch.endswith(".json") else args.arch
-    tower = build_image_tower(TowerConfig(arch=arch, pretrained=args.pretrained, frame_token=args.frame_token,
-                                          freeze_image=True))
-    tower.eval().to(args.device)
-    crop = args.image_size or tower.image_size
-    if crop != tower.image_size:
-        raise SystemExit(f"--image-size {crop} differs from the tower's input size {tower.image_size}")
-    transform = FrameTransform(crop_size=crop, short_side=args.short_side or round(crop * 256 / 224),
-                               train=False, mean=tuple(tower.mean), std=tuple(tower.std))
-    sampling = LinspaceSampling(args.frames) if args.frames else FpsSampling(args.fps)
-    spec = feature_spec(tower=arch, checkpoint=checkpoint_identity(args.pretrained), frame_token=args.frame_token,
-                        sampling=sampling, transform=transform, dtype=args.dtype)
-    cache = FeatureCache.create(args.cache, spec)
-    print(f"{len(videos)} videos -> {cache.dir}")
-    report = extract_features(videos, cache, tower, sampling, transform, batch_size=args.batch_size,
-                              device=args.device, num_workers=args.workers, progress=not args.no_progress)
-    print(report.summary())
-    return 1 if report.failed else 0

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 
 import torch
 
-from unloc.data.features import CacheEntryError, FeatureCache, sampling_spec
+from unloc.data.feature_spec import sampling_spec
+from unloc.data.features import CacheEntryError, FeatureCache
 from unloc.data.frames import ClipDataset, FpsSampling, LinspaceSampling
-from unloc.data.video import Clip, pad_samples
+from unloc.data.sampling import pad_samples
+from unloc.data.video import Clip
 
 
 class FeatureDataset(ClipDataset):

@@ -1,13 +1,13 @@
 """A cache of per-frame image-tower features, keyed by everything that determines them.
 
-With a frozen image tower (the paper's best moment-retrieval setting, §4.3), each video's frames give the same tokens
-every epoch, so `unloc extract-features` encodes them once. A cache directory is `<root>/<key>/`, where `key` hashes
-the tower, checkpoint, frame token, sampling and preprocessing (`feature_spec`); it holds `manifest.json` (the spec)
-and one `<video_id>.safetensors` per video with `features` (t, d) and, per row, `timestamps_sec`, `mask` and the
-video's `frame_idx`, so features always map back to the video's own timeline, and the source video's size in bytes,
-so an entry whose video was replaced by another of the same name (a regenerated or re-encoded file) reads as stale.
-Files are written to a temporary name, fsynced and renamed, and carry metadata (sizes, key, checksum) that the reader
-checks, so an interrupted run never leaves a file that reads as valid.
+With a frozen image tower (the paper's best moment-retrieval setting, §4.3), each video's frames give the same
+tokens every epoch, so `unloc extract-features` encodes them once. A cache directory is `<root>/<key>/`, where `key`
+hashes the tower, checkpoint, frame token, sampling and preprocessing (`unloc.data.feature_spec`); it holds
+`manifest.json` (the spec) and one `<video_id>.safetensors` per video with `features` (t, d) and, per row,
+`timestamps_sec`, `mask` and the video's `frame_idx`, so features always map back to the video's own timeline, and
+the source video's size in bytes, so an entry whose video was replaced by another of the same name (a regenerated or
+re-encoded file) reads as stale. Files are written to a temporary name, fsynced and renamed, and carry metadata
+(sizes, key, checksum) that the reader checks, so an interrupted run never leaves a file that reads as valid.
 """
 
 from __future__ import annotations
@@ -26,11 +26,8 @@ import safetensors
 import safetensors.torch
 import torch
 
-from unloc.data.frames import FpsSampling, LinspaceSampling
-from unloc.data.transforms import FrameTransform
+from unloc.data.feature_spec import FORMAT, FORMAT_VERSION, feature_key
 
-FORMAT = "unloc-features"
-FORMAT_VERSION = 2  # 2: video_bytes
 SUFFIX = ".safetensors"
 _META_FIELDS = ("format", "version", "key", "video_id", "num_samples", "dim", "dtype", "checksum", "video_path",
                 "duration_sec", "video_num_frames", "video_fps", "video_bytes")
@@ -66,63 +63,12 @@ class CachedFeatures:
     fps: float
 
 
-def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def checkpoint_identity(pretrained: str | os.PathLike) -> str:
-    """'sha256:<hex>' for a checkpoint file, 'tag:<name>' for a named pretrained tag (e.g. open_clip's 'openai')."""
-    if pretrained is None or str(pretrained) == "":
-        raise ValueError("a feature cache needs fixed tower weights: give a checkpoint file or a pretrained tag")
-    path = Path(pretrained)
-    return f"sha256:{file_sha256(path)}" if path.is_file() else f"tag:{pretrained}"
-
-
-def sampling_spec(sampling: LinspaceSampling | FpsSampling) -> dict:
-    """The part of a sampling that fixes which frames are encoded (fps windows are cut later from the cached stream)."""
-    if isinstance(sampling, LinspaceSampling):
-        return {"kind": "linspace", "num_frames": sampling.num_frames}
-    return {"kind": "fps", "fps": float(sampling.fps)}
-
-
-def feature_spec(*, tower: str | dict, checkpoint: str, frame_token: str, sampling: LinspaceSampling | FpsSampling,
-                 transform: FrameTransform, dtype: str = "float16") -> dict:
-    """Everything that determines the cached features, as JSON-able data.
-
-    Args:
-        tower: architecture name (e.g. 'ViT-B-16') or its full config dict.
-        checkpoint: `checkpoint_identity` of the weights.
-        frame_token: which token represents a frame ('cls' or 'mean').
-        sampling: frame sampling.
-        transform: the test-time preprocessing (random augmentation cannot be cached).
-        dtype: 'float16' or 'float32' storage.
-    """
-    if transform.train:
-        raise ValueError("cached features use the test-time transform (centre crop); got a training transform")
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
-    return {"format": FORMAT, "version": FORMAT_VERSION, "tower": tower, "checkpoint": checkpoint,
-            "frame_token": frame_token, "sampling": sampling_spec(sampling), "preprocess": transform.to_dict(),
-            "dtype": dtype}
-
-
 def _file_bytes(path: str | os.PathLike) -> int:
     """Size of a file in bytes; -1 when there is no such file."""
     try:
         return os.stat(path).st_size
     except OSError:
         return -1
-
-
-def feature_key(spec: dict) -> str:
-    """First 16 hex digits of the sha256 of the spec's canonical JSON."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

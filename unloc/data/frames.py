@@ -11,6 +11,7 @@ and reports.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,16 +20,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from unloc.data.sampling import WindowMode, choose_window_start, linspace_indices, window_starts
 from unloc.data.transforms import FrameTransform
-from unloc.data.video import (
-    Clip,
-    VideoDecodeError,
-    VideoFile,
-    WindowMode,
-    choose_window_start,
-    linspace_indices,
-    window_starts,
-)
+from unloc.data.video import Clip, VideoDecodeError, VideoFile
 
 
 @dataclass(frozen=True)
@@ -36,6 +30,10 @@ class LinspaceSampling:
     """F frames at floor(linspace(0, N-1, F)) over the whole video (128 for TAL / MR in the paper)."""
 
     num_frames: int = 128
+
+    def __post_init__(self):
+        if self.num_frames < 1:
+            raise ValueError(f"LinspaceSampling.num_frames must be >= 1, got {self.num_frames}")
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,11 @@ class FpsSampling:
     fps: float = 2.0
     window: int = 512
     mode: WindowMode = "all"
+
+    def __post_init__(self):
+        if not 0 < self.fps < math.inf or self.window < 1 or self.mode not in ("all", "random", "center"):
+            raise ValueError(f"FpsSampling needs a finite fps > 0, window >= 1 and mode all / random / center, got "
+                             f"{self.fps}, {self.window}, {self.mode!r}")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from unloc.data.cache_failures import missing_reasons
 from unloc.data.feature_dataset import FeatureDataset
-from unloc.data.features import FeatureCache, checkpoint_identity, feature_spec, find_cache
+from unloc.data.feature_spec import checkpoint_identity, feature_spec
+from unloc.data.features import FeatureCache, find_cache
 from unloc.data.formats import read_annotations
 from unloc.data.frames import FpsSampling, FrameDataset, LinspaceSampling
 from unloc.data.paths import candidate_names, resolve_videos
@@ -179,8 +181,10 @@ def build_task_dataset(cfg: TaskDataConfig, kind: str, role: str, *, tokenizer: 
         where = cache.dir if cache is not None else cfg.video_root
         raise FileNotFoundError(f"{len(missing)} videos of {source.annotations} have no file under {where}: "
                                 f"{missing[:5]}")
-    report.add("videos without a file" if cache is None else "videos not in the feature cache", missing[0] if missing
-               else "", len(missing))
+    if cache is None:
+        report.add("videos without a file", missing[0] if missing else "", len(missing))
+    for cause, detail in (missing_reasons(cache, missing, cfg.video_root).values() if cache is not None else ()):
+        report.add(cause, detail)  # unreadable (with the reason), without a file, or not extracted yet
     entries = [e for e in entries if e.video_id in found]
     order = list(dict.fromkeys(e.video_id for e in entries))  # one clip source per video
     sources = [found[v] for v in order]

@@ -1,28 +1,32 @@
-"""Video decoding with decord: which frames to sample, when they were shown, and errors that name the file.
+"""Video decoding with decord: the sampled frames, when they were shown, and errors that name the file.
 
-UnLoc feeds the image tower a fixed number of frames spread evenly over the whole untrimmed video (paper §4.1: 128
-frames for temporal action localization and moment retrieval), and for action segmentation a fixed-rate stream cut
-into windows (512 frames; the official COIN config takes one contiguous window). Both samplers live here as pure index
-functions, and `VideoFile` reads the chosen frames in one batched decord call and gives each frame's presentation time
+`VideoFile` reads the frames UnLoc's samplers choose (`unloc.data.sampling`: evenly spread over the whole video, or a
+fixed-rate stream cut into windows; paper §4.1) in one batched decord call and gives each frame's presentation time
 in seconds. Every decord failure (a missing, empty, truncated or undecodable file; decord raises `RuntimeError` or
 `decord.DECORDError`, which are unrelated classes) becomes a `VideoDecodeError` that names the file.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import decord
 import numpy as np
 import torch
 
-_DECORD_ERRORS = (RuntimeError, decord.DECORDError)
+from unloc.data.sampling import (
+    WindowMode,
+    choose_window_start,
+    fps_sample_times,
+    frames_at_times,
+    linspace_indices,
+    pad_samples,
+    window_starts,
+)
 
-WindowMode = Literal["all", "random", "center"]
+_DECORD_ERRORS = (RuntimeError, decord.DECORDError)
 
 
 class VideoDecodeError(RuntimeError):
@@ -63,78 +67,6 @@ class Clip:
     fps: float
 
 
-def linspace_indices(num_frames: int, num_samples: int) -> np.ndarray:
-    """Frame indices floor(linspace(0, N-1, F)): the official UnLoc sampling over the whole video.
-
-    The first and last frames are always taken; a video shorter than `num_samples` repeats frames.
-
-    Args:
-        num_frames: N, frames in the video (>= 1).
-        num_samples: F, frames to sample (>= 1).
-
-    Returns:
-        int64 (F,) non-decreasing indices in [0, N-1].
-    """
-    if num_frames < 1 or num_samples < 1:
-        raise ValueError(f"need num_frames >= 1 and num_samples >= 1, got {num_frames} and {num_samples}")
-    return np.floor(np.linspace(0.0, num_frames - 1, num_samples)).astype(np.int64)
-
-
-def fps_sample_times(duration_sec: float, sample_fps: float) -> np.ndarray:
-    """Sampling times t_k = k / sample_fps for every k with t_k < duration_sec.
-
-    Args:
-        duration_sec: length of the video.
-        sample_fps: sampling rate in frames per second (the paper's action segmentation uses 2).
-
-    Returns:
-        float64 (K,) times in seconds, K = ceil(duration * fps) and at least 1.
-    """
-    if sample_fps <= 0:
-        raise ValueError(f"sample_fps must be positive, got {sample_fps}")
-    count = max(1, math.ceil(duration_sec * sample_fps - 1e-9))
-    return np.arange(count, dtype=np.float64) / sample_fps
-
-
-def frames_at_times(frame_start_sec: np.ndarray, times_sec: np.ndarray) -> np.ndarray:
-    """Index of the frame on screen at each time: the last frame whose start time is <= t.
-
-    Args:
-        frame_start_sec: (N,) non-decreasing start time of every frame of the video.
-        times_sec: (K,) query times.
-
-    Returns:
-        int64 (K,) frame indices in [0, N-1] (times before the first frame map to frame 0).
-    """
-    idx = np.searchsorted(frame_start_sec, times_sec + 1e-9, side="right") - 1
-    return np.clip(idx, 0, len(frame_start_sec) - 1).astype(np.int64)
-
-
-def window_starts(num_samples: int, window: int) -> np.ndarray:
-    """Start offsets of consecutive non-overlapping windows of `window` samples covering all `num_samples`."""
-    return np.arange(0, max(num_samples, 1), window, dtype=np.int64)
-
-
-def choose_window_start(num_samples: int, window: int, mode: WindowMode, generator: torch.Generator | None) -> int:
-    """Start offset of the single window a clip takes from a longer sample stream (official COIN behaviour).
-
-    Args:
-        num_samples: samples available.
-        window: window length W.
-        mode: "random" = uniform over every start with stride 1 (training), "center" = the middle window (test).
-        generator: torch RNG for "random".
-
-    Returns:
-        Offset in [0, max(0, num_samples - W)].
-    """
-    slack = max(0, num_samples - window)
-    if mode == "center":
-        return slack // 2
-    if mode == "random":
-        return int(torch.randint(0, slack + 1, (1,), generator=generator))
-    raise ValueError(f"window mode must be 'random' or 'center' here, got {mode!r}")
-
-
 _DENSE_SPAN = 8  # decode the span sequentially when it holds at most this many frames per requested frame
 _DENSE_CHUNK = 64  # frames decoded per call on that path (bounds memory)
 
@@ -159,6 +91,8 @@ class VideoFile:
     def __init__(self, path: str | os.PathLike, num_threads: int = 1):
         self.path = str(path)
         file = Path(self.path)
+        if file.is_dir():
+            raise VideoDecodeError(self.path, "a directory, not a video file")
         if not file.is_file():
             raise VideoDecodeError(self.path, "file does not exist")
         if file.stat().st_size == 0:
@@ -259,35 +193,6 @@ class VideoFile:
         """(K,) frame indices shown at t = k / sample_fps over the whole video (variable frame rate safe)."""
         times = fps_sample_times(self.duration_sec, sample_fps)
         return frames_at_times(self.frame_times_sec()[:, 0], times)
-
-
-def pad_samples(values: torch.Tensor, times_sec: torch.Tensor, frame_idx: torch.Tensor, pad_to: int | None,
-                step_sec: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pad a run of t samples at the end to `pad_to` slots.
-
-    Args:
-        values: (t, ...) frames or features; padded with zeros.
-        times_sec: (t,) timestamps; padded slots continue from the last one every `step_sec`.
-        frame_idx: (t,) frame indices; padded with -1.
-        pad_to: final length T >= t, or None for no padding.
-        step_sec: spacing of padded timestamps.
-
-    Returns:
-        values (T, ...), times_sec float64 (T,), mask bool (T,) True on the t real samples, frame_idx int64 (T,).
-    """
-    count = values.shape[0]
-    pad = 0 if pad_to is None else pad_to - count
-    if pad < 0:
-        raise ValueError(f"pad_to={pad_to} is shorter than the {count} samples")
-    times_sec = times_sec.to(torch.float64)
-    mask = torch.arange(count + pad) < count
-    if pad:
-        last = float(times_sec[-1]) if count else 0.0
-        extra = last + step_sec * torch.arange(1, pad + 1, dtype=torch.float64)
-        times_sec = torch.cat([times_sec, extra])
-        values = torch.cat([values, values.new_zeros((pad, *values.shape[1:]))])
-        frame_idx = torch.cat([frame_idx, frame_idx.new_full((pad,), -1)])
-    return values, times_sec, mask, frame_idx.to(torch.int64)
 
 
 def _short(err: BaseException) -> str:

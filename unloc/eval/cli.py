@@ -55,13 +55,8 @@ def _run_seg(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the parsed `unloc eval <task>` command; returns the exit code (2 on bad input)."""
-    from unloc.data.formats.quirks import AnnotationError  # EvalInputError is one
-    try:
-        return _report(args.eval_run(args), args.out)
-    except (AnnotationError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Runs the parsed `unloc eval <task>` command; bad input raises (`unloc`'s dispatcher prints one line, exit 2)."""
+    return _report(args.eval_run(args), args.out)
 
 
 def _common(parser: argparse.ArgumentParser, run_task) -> None:
@@ -102,7 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="unloc", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
+    from unloc.data.formats.quirks import AnnotationError  # EvalInputError is one
+
+    try:
+        return int(args.func(args))
+    except (AnnotationError, OSError) as err:  # bad input: one line, as `unloc eval` prints it
+        print(f"unloc eval {args.task}: error: {err}",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

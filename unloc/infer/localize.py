@@ -17,6 +17,7 @@ prediction runs through the same decoding, prompting and Soft-NMS code as evalua
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from unloc.config import ExperimentConfig
@@ -76,7 +78,14 @@ def _load(run: str | Path | Loaded, device: str | torch.device) -> tuple[Loaded,
         return (cfg, model.to(device).eval(), classes), None
     if not Path(run).is_dir():
         raise FileNotFoundError(f"run directory {run} does not exist")
-    return load_run(run, device=device), str(run)
+    try:
+        return load_run(run, device=device), str(run)
+    except yaml.YAMLError as err:
+        raise LocalizeError(f"{Path(run) / 'config.yaml'} is not valid YAML ({getattr(err, 'problem', err)})") from err
+    except json.JSONDecodeError as err:
+        raise LocalizeError(f"{Path(run) / 'classes.json'} is not valid JSON ({err})") from err
+    except ValueError as err:  # e.g. a damaged model.safetensors or a config value out of the schema (names it)
+        raise LocalizeError(f"run directory {run} cannot be loaded: {err}") from err
 
 
 def _texts(values: Sequence[str] | None, what: str) -> list[str] | None:
@@ -145,7 +154,8 @@ def localize(run: str | Path | Loaded, video_path: str | Path, *, queries: Seque
 
     Raises:
         FileNotFoundError: the run directory is missing or incomplete. LocalizeError: the request does not fit the
-        run. unloc.data.video.VideoDecodeError: the video cannot be decoded (names the file).
+        run, or a file of the run is damaged. unloc.data.video.VideoDecodeError: the video cannot be decoded (names
+        the file).
     """
     if top_k < 1:
         raise LocalizeError(f"top_k must be >= 1, got {top_k}")

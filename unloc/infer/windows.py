@@ -23,9 +23,10 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from unloc.data.sampling import linspace_indices
 from unloc.data.task_batch import TaskBatch, TaskItem, collate_task
 from unloc.data.transforms import FrameTransform
-from unloc.data.video import VideoFile, linspace_indices
+from unloc.data.video import VideoFile
 from unloc.ops.nms import NmsResult
 from unloc.ops.segments import linspace_sec_per_unit
 from unloc.tasks.base import decode_outputs, run_nms

@@ -8,9 +8,13 @@ streamed to the log as it runs. Values are passed as YAML scalars, so `-p seed 2
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import yaml
+
+from unloc.cli.args import existing_file, output_dir
+from unloc.cli.errors import UsageError
 
 EXECUTED_NAME = "notebook.ipynb"
 
@@ -26,8 +30,29 @@ def run_notebook(notebook: str | Path, out_dir: str | Path, parameters: dict, cw
     return out
 
 
+def _parameters(pairs: list[list[str]]) -> dict:
+    """`-p NAME VALUE` pairs -> {name: YAML value}; a value that is not YAML names its parameter."""
+    parameters = {}
+    for name, value in pairs:
+        try:
+            parameters[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UsageError(f"-p {name} {value!r}: the value is not valid YAML ({getattr(err, 'problem', err)})") \
+                from err
+    return parameters
+
+
+def _check_notebook(path: Path) -> None:
+    """A notebook file is JSON: refuse anything else before papermill starts a kernel."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"{path} is not a Jupyter notebook (not JSON: {err})") from err
+
+
 def _run(args: argparse.Namespace) -> int:
-    parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
+    parameters = _parameters(args.parameter or [])
+    _check_notebook(args.notebook)
     run_notebook(args.notebook, args.out_dir, parameters)
     return 0
 
@@ -35,8 +60,8 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `notebook`."""
     p = subparsers.add_parser("notebook", help="execute a study notebook with papermill into OUT_DIR/notebook.ipynb")
-    p.add_argument("notebook", help="the notebook to run, e.g. notebooks/20_moment_retrieval.ipynb")
-    p.add_argument("out_dir", help="folder of the executed notebook (created)")
+    p.add_argument("notebook", type=existing_file, help="the notebook to run, e.g. notebooks/20_moment_retrieval.ipynb")
+    p.add_argument("out_dir", type=output_dir, help="folder of the executed notebook (created)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="a notebook parameter (repeatable); the value is read as YAML")
     p.set_defaults(func=_run)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from unloc.cli.args import int_at_least, output_dir
+from unloc.cli.errors import UsageError
 from unloc.study.miniworld.datasets import DATASETS, Job, build_video, count_annotations, num_items, write_annotations
 from unloc.study.miniworld.sizes import SIZES, WorldSize, override
 
@@ -108,8 +110,16 @@ def summary(manifest: dict) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    size = override(SIZES[args.size], args.set or [])
+    size = SIZES[args.size]
+    for item in args.set or []:
+        try:
+            size = override(size, [item])
+        except ValueError as err:
+            raise UsageError(f"--set {item}: {err}") from err
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else DATASETS
+    unknown = sorted(set(only) - set(DATASETS))
+    if unknown:
+        raise UsageError(f"--only: unknown mini-world dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     start = time.perf_counter()
     manifest = generate_world(Path(args.out), size, args.seed, only, args.workers)
     print(summary(manifest))
@@ -120,11 +130,11 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `python -m unloc.study generate`."""
     p = subparsers.add_parser("generate", help="write the mini-world datasets (mp4 + official annotation files)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, type=output_dir, help="output folder")
     p.add_argument("--size", choices=sorted(SIZES), default="default", help="size preset")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(DATASETS)}")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a size, e.g. --set anet13.num_videos=40 (repeatable)")
-    p.add_argument("--workers", type=int, default=1, help="processes (output is identical for any value)")
+    p.add_argument("--workers", type=int_at_least(1), default=1, help="processes (output is identical for any value)")
     p.set_defaults(func=_run)
