@@ -33,7 +33,7 @@ def test_every_stage_loads_through_the_strict_loader(profile):
 def test_dvc_stages_name_existing_sections():
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     params = read_params(PARAMS)
-    assert set(dvc["mr"]["foreach"]) == set(params["mr"])
+    assert set(dvc["mr_b"]["foreach"]) | set(dvc["mr_l"]["foreach"]) == set(params["mr"])
     assert set(dvc["tal"]["foreach"]) == set(params["tal"])
     for task in ("tal", "mr", "seg"):
         assert set(dvc[f"ablation_{task}"]["foreach"]) == set(params["ablations"][task]), task
@@ -53,7 +53,8 @@ def _dvc_deps(name: str) -> list[str]:
 
 def test_dvc_deps_are_the_code_each_stage_runs():
     """An edit to the report reruns only `tables`; the library never reaches `tables`; every dep path exists."""
-    for name in ("generate", "pretrain_clip", "pretrain_video", "mr", "tal", "seg", "ablation_tal", "ablation_mr",
+    for name in ("generate", "pretrain_clip", "pretrain_video", "pretrain_video_l", "mr_b", "mr_l", "tal", "seg",
+                 "ablation_tal", "ablation_mr",
                  "ablation_seg", "tables"):
         deps = _dvc_deps(name)
         assert "unloc" not in deps, f"{name}: depends on the whole package"
@@ -62,7 +63,24 @@ def test_dvc_deps_are_the_code_each_stage_runs():
         assert any(d.startswith("unloc/study/report") for d in deps) == (name == "tables"), name
     assert _dvc_deps("generate") == ["unloc/study/miniworld"]
     assert not any(d in _dvc_deps("tables") for d in ("unloc/model", "unloc/train", "unloc/data"))
-    assert "unloc/study/clip" in _dvc_deps("pretrain_clip") and "unloc/study/clip" not in _dvc_deps("mr")
+    assert "unloc/study/clip" in _dvc_deps("pretrain_clip") and "unloc/study/clip" not in _dvc_deps("mr_b")
+
+
+def test_b_and_l_differ_only_in_size():
+    """UnLoc-L stages start from the video pretraining at their own size, as the B stages do (paper: both from
+    Kinetics pretraining), and differ from their B stage only in the `sizes.L` delta and that checkpoint."""
+    from unloc.config.strict import to_dict
+    from unloc.study.ablation import config_delta
+
+    for b in ("charades_b", "qvh_b", "anet_captions_b"):
+        big, small = (load_config(f"mr.{n}", PARAMS, profile="default") for n in (b[:-1] + "l", b))
+        assert big.init.checkpoint.endswith("pretrain/video_l/model.safetensors")
+        assert small.init.checkpoint.endswith("pretrain/video/model.safetensors")
+        changed = {k.split(".")[0] + "." + k.split(".")[1] for k in config_delta(big, small)}
+        assert changed <= {"model.fusion", "model.pyramid", "task.regression_ranges", "init.checkpoint"}, changed
+        assert to_dict(big)["train"] == to_dict(small)["train"]
+    video, video_l = (load_config(s, PARAMS, profile="default") for s in ("pretrain.video", "pretrain.video_l"))
+    assert to_dict(video)["train"] == to_dict(video_l)["train"] and video_l.model.fusion.width > video.model.fusion.width
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -24,15 +24,24 @@ def _offline(cfg):
     return with_data_classes(dataclasses.replace(cfg, model=model), num_classes=5)
 
 
-@pytest.fixture(scope="module")
-def video_checkpoint(tmp_path_factory) -> Path:
-    """Weights of the `pretrain.video` model, saved the way its stage saves them."""
-    cfg = _offline(load_config("pretrain.video", PARAMS))
+def _pretrained(stage: str, folder: Path) -> Path:
+    """Weights of a video-pretraining stage's model, saved the way its stage saves them."""
+    cfg = _offline(load_config(stage, PARAMS))
     torch.manual_seed(0)
     model, _ = build_run_model(dataclasses.replace(cfg, init=dataclasses.replace(cfg.init, checkpoint=None)))
-    path = tmp_path_factory.mktemp("video") / "model.safetensors"
+    path = folder / "model.safetensors"
     save_weights({k: v.detach().contiguous() for k, v in model.state_dict().items()}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def video_checkpoint(tmp_path_factory) -> Path:
+    return _pretrained("pretrain.video", tmp_path_factory.mktemp("video"))
+
+
+@pytest.fixture(scope="module")
+def video_l_checkpoint(tmp_path_factory) -> Path:
+    return _pretrained("pretrain.video_l", tmp_path_factory.mktemp("video_l"))
 
 
 def _downstream_stages() -> list[str]:
@@ -43,9 +52,10 @@ def _downstream_stages() -> list[str]:
 
 
 @pytest.mark.parametrize("stage", _downstream_stages())
-def test_stage_loads_the_video_pretrained_checkpoint(stage, video_checkpoint):
+def test_stage_loads_the_video_pretrained_checkpoint(stage, video_checkpoint, video_l_checkpoint):
     cfg = _offline(load_config(stage, PARAMS))
-    cfg = dataclasses.replace(cfg, init=dataclasses.replace(cfg.init, checkpoint=str(video_checkpoint)))
+    checkpoint = video_l_checkpoint if "/video_l/" in cfg.init.checkpoint else video_checkpoint  # its own size
+    cfg = dataclasses.replace(cfg, init=dataclasses.replace(cfg.init, checkpoint=str(checkpoint)))
     model, _ = build_run_model(cfg)  # raises, naming the tensors, when shapes disagree
     assert model is not None
 
