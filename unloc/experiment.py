@@ -100,7 +100,11 @@ def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
 def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progress: bool) -> dict[str, Any]:
     """Runs on every rank (module level, so `launch` can start it in new processes)."""
     out = Path(out_dir)
-    seed_everything(cfg.seed)
+    # bit-identical reruns: CPU index backward (the pair gather) otherwise adds atomically in thread order, and
+    # float reductions split by the thread count
+    seed_everything(cfg.seed, deterministic=True)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     if is_main():
         ensure_stage_features(cfg, progress=progress)

@@ -66,7 +66,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def _write_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
     unique, aliases = dedup_shared(tensors)
-    save_file(unique, str(path), metadata={"format": "pt", "unloc.aliases": json.dumps(aliases)})
+    # one metadata key: safetensors writes metadata in random order (safetensors#584), equal weights would differ
+    save_file(unique, str(path), metadata={"unloc.aliases": json.dumps(aliases)})
 
 
 def save_weights(model_or_state: nn.Module | dict[str, torch.Tensor], path: str | Path) -> Path:
