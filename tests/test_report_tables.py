@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from unloc.report.markdown import tables_to_markdown, to_markdown
-from unloc.report.paper import HEADLINE_1, HEADLINE_2, NOT_AVAILABLE, PAPER_TABLES
+from unloc.report.paper import HEADLINE_1, HEADLINE_2, NOT_PRINTED, PAPER_TABLES
 from unloc.report.tables import conclusions, headline_metrics, paper_vs_ours
 
 OURS = {
@@ -36,35 +36,49 @@ def test_paper_vs_ours_rows():
     assert (row["paper"], row["ours"], row["paper_value"], row["ours_n"]) == ("66.1", "50.00", 66.1, 1)
     assert math.isnan(row["ours_std"])
     assert qvh.loc[("UnLoc-B, QVHighlights", "MR-full-R1@0.5"), "ours"] == "—"  # stage not run
+    assert qvh.loc[("UnLoc-B, QVHighlights", "MR-full-R1@0.5"), "paper"] == "64.5"
     assert qvh.loc[("UnLoc-L, QVHighlights", "R5@0.7"), "paper"] == "—"
     tal = tables["tal_activitynet"].set_index(["our_stage", "metric"])
     # mAP@0.5 over seeds 30, 32, 34: mean 32, sample std 2
     assert tal.loc[("tal.finetune", "mAP@0.5"), "ours"] == "32.00 ± 2.00"
-    assert tal.loc[("tal.finetune", "mAP@0.5"), "paper"] == "59.3"
-    assert tal.loc[("tal.finetune", "mAP_avg"), "source"] == NOT_AVAILABLE
+    assert tal.loc[("tal.finetune", "mAP@0.5"), "paper"] == "54.6"
+    assert tal.loc[("tal.finetune", "mAP@0.5"), "source"] == "Table 6, finetuned, UnLoc-B (1st prompt)"
+    assert tal.loc[("tal.finetune", "mAP_avg"), "source"] == NOT_PRINTED
+
+
+def test_paper_vs_ours_ablation_rows_face_the_paper_column_of_our_metric():
+    tables = paper_vs_ours(PAPER_TABLES, OURS)
+    loss = tables["ablation_regression_loss"]
+    assert loss["metric"].tolist() == ["mAP@0.5"] * 4  # Table 1 prints ANet TAL mAP@0.5 only
+    assert loss["ours"].tolist() == ["11.00 ± 1.41", "12.00 ± 0.71", "—", "—"]
+    assert loss["paper"].tolist() == ["54.6", "54", "53.9", "54.1"]
+    pyramid = tables["ablation_pyramid"]
+    assert pyramid["ours"].eq("—").all()  # our pyramid runs report R1@0.5, Table 1 only ANet TAL mAP@0.5
 
 
 def test_paper_vs_ours_resolves_headline_metrics():
-    tables = paper_vs_ours(PAPER_TABLES, OURS)
-    loss = tables["ablation_regression_loss"]
-    assert loss["metric"].tolist() == ["mAP@0.5", "mAP_avg"] * 4  # unrun settings resolve from the table's runs
-    assert loss["ours"].tolist()[:4] == ["11.00 ± 1.41", "6.00 ± 1.41", "12.00 ± 0.71", "6.00 ± 0.00"]
-    assert loss["ours"].tolist()[4:] == ["—"] * 4 and loss["paper"].eq("—").all()
-    pyramid = tables["ablation_pyramid"]
-    assert pyramid["metric"].tolist() == ["R1@0.5", "R1@0.7"] * 3
-    heads = tables["ablation_head_layers"]  # nothing ran: the placeholder stays
-    assert heads["metric"].tolist() == [HEADLINE_1, HEADLINE_2] * 4 and heads["ours_n"].eq(0).all()
+    registry = {"t": {"title": "t", "rows": [
+        {"setting": s, "metric": m, "paper_value": None, "source": NOT_PRINTED, "our_stage": f"ablations.{s}",
+         "our_metric": m} for s in ("loss_l1", "loss_diou") for m in (HEADLINE_1, HEADLINE_2)]},
+        "u": {"title": "u", "rows": [{"setting": "heads_1", "metric": HEADLINE_1, "paper_value": None,
+                                      "source": NOT_PRINTED, "our_stage": "ablations.heads_1",
+                                      "our_metric": HEADLINE_1}]}}
+    tables = paper_vs_ours(registry, OURS)
+    assert tables["t"]["metric"].tolist() == ["mAP@0.5", "mAP_avg"] * 2  # unrun settings resolve from the table's runs
+    assert tables["t"]["ours"].tolist() == ["11.00 ± 1.41", "6.00 ± 1.41", "—", "—"]
+    assert tables["u"]["metric"].tolist() == [HEADLINE_1] and tables["u"]["ours_n"].eq(0).all()  # nothing ran
 
 
 def test_conclusions_default_registry():
     text = conclusions(OURS)
     assert text["regression_loss"] == (
         "loss_iou best on mAP@0.5 (12.00 ± 0.71, n=2), 1.00 ahead of loss_l1 (within seed noise); "
-        "not run: loss_l1_iou, loss_diou; paper's conclusion: not recorded offline; official configs: loss_iou "
+        "not run: loss_l1_iou, loss_diou; paper's conclusion: loss_l1 (ours differs); official configs: loss_iou "
         "(ours agrees)")
     assert text["pyramid"].startswith("pyramid_vitdet best on R1@0.5 (45.00, n=1), 5.00 ahead of pyramid_fpn "
                                       "(single seed, spread unknown); not run: pyramid_none")
-    assert text["pyramid"].endswith("official configs: pyramid_vitdet (ours agrees)")
+    assert text["pyramid"].endswith("paper's conclusion: pyramid_vitdet (ours agrees); "
+                                    "official configs: pyramid_vitdet (ours agrees)")
     assert text["head_layers"] == "no runs of heads_1, heads_2, heads_3, heads_4"
     assert set(text) == {"regression_loss", "pyramid", "head_layers", "text_encoder", "text_tokens", "fusion",
                          "towers"}
@@ -102,5 +116,5 @@ def test_tables_to_markdown_headings():
     assert blocks[0] == "### " + PAPER_TABLES["tal_zero_shot"]["title"]
     assert blocks[1].splitlines()[0] == "| setting | metric | paper | ours | our_stage | source |"
     assert len(blocks[1].splitlines()) == 2 + 4 and "| 40.2 | — | tal.zero_shot_75 |" in blocks[1]
-    assert blocks[2].startswith("### action segmentation on COIN") and "| frame_accuracy | — | — | seg.coin |" in text
+    assert blocks[2].startswith("### action segmentation on COIN") and "| frame_accuracy | 68 | — | seg.coin |" in text
     assert tables_to_markdown(shown, level=2).startswith("## tal_zero_shot\n")

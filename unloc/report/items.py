@@ -26,7 +26,7 @@ from unloc.config import ExperimentConfig
 from unloc.configio import from_dict
 from unloc.eval import moment_recall_metrics
 from unloc.eval.inputs import WarningLog
-from unloc.eval.mr_inputs import read_mr_ground_truth, read_mr_predictions
+from unloc.eval.mr_inputs import detect_mr_format, read_mr_ground_truth, read_mr_predictions
 from unloc.eval.segmentation import class_frame_ap
 from unloc.eval.segmentation_inputs import (
     read_class_list,
@@ -81,6 +81,18 @@ def seg_items(cfg: ExperimentConfig, pred_path: str | Path) -> ItemMetrics:
     scores = read_segmentation_predictions(pred_path, gt, WarningLog())
     ap = class_frame_ap(np.concatenate(list(gt.labels.values())), np.concatenate(scores, axis=0))
     return {"mAP": {str(c): 100.0 * float(ap[c]) for c in np.flatnonzero(np.isfinite(ap))}}
+
+
+_MR_TASKS = {"qvhighlights": "qvh_mr", "charades_sta": "charades_mr", "anet_captions": "anet_mr"}
+
+
+def run_task(run_dir: str | Path) -> str:
+    """What a run was scored on: 'anet_tal', 'charades_mr', 'anet_mr', 'qvh_mr', 'coin' or 'pretrain'."""
+    cfg = _run_config(Path(run_dir))
+    kind = cfg.task.kind
+    if kind == "mr":
+        return _MR_TASKS[detect_mr_format(eval_annotations(cfg)[0])]
+    return {"tal": "anet_tal", "seg": "coin"}.get(kind, "pretrain")
 
 
 def item_metrics(run_dir: str | Path) -> ItemMetrics:
