@@ -71,6 +71,9 @@ def test_stage_reruns_bit_for_bit_under_other_threads_and_workers(params, tmp_pa
     history = [(tmp_path / run / "train" / "history.jsonl").read_text().splitlines() for run in "ab"]
     losses = [[json.loads(line)["loss"] for line in lines] for lines in history]
     assert losses[0] == losses[1] and len(losses[0]) >= 2
+    times = [json.loads((tmp_path / run / "times.json").read_text()) for run in "ab"]
+    assert set(times[0]) == {"extract", "train", "predict", "eval"} and min(times[0].values()) >= 0
+    assert times[0]["extract"] > times[1]["extract"]  # the first run filled the feature cache, the second reads it
 
 
 def test_equal_weights_give_equal_files(tmp_path):
