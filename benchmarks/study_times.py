@@ -101,11 +101,17 @@ def group_rows(rows: list[dict]) -> list[dict]:
     return [{"group": key, **values} for key, values in groups.items()]
 
 
-def savings(groups: list[dict]) -> dict[str, float]:
-    """Seconds saved by one notebook per ablation (every seed's kernel start and imports but the first)."""
-    per_ablation = sum((g["kernel"] + g["imports"]) * (g["runs"] - 1) / g["runs"]
-                       for g in groups if g["group"].startswith("ablations/") and g["runs"] > 1)
-    return {"one_notebook_per_ablation": per_ablation}
+def savings(groups: list[dict], per_notebook: float | None = None) -> dict[str, float]:
+    """What one notebook per ablation (all seeds in one kernel) saves: the notebooks it removes, and their start-up
+    seconds: each removed notebook's kernel start and imports, or `per_notebook` (a measured papermill command of an
+    empty notebook, which also counts papermill's own start and the kernel's shutdown) when given."""
+    removed = sum(g["runs"] - 1 for g in groups if g["group"].startswith("ablations/") and g["runs"] > 1)
+    if per_notebook is None:
+        seconds = sum((g["kernel"] + g["imports"]) * (g["runs"] - 1) / g["runs"]
+                      for g in groups if g["group"].startswith("ablations/") and g["runs"] > 1)
+    else:
+        seconds = removed * per_notebook
+    return {"notebooks_removed": removed, "one_notebook_per_ablation": seconds}
 
 
 def measure_startup(repeats: int) -> list[tuple[float, float, float]]:
@@ -135,6 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = notebook_times(args.reports)
     startup = measure_startup(args.startup) if args.startup else []
+    command = None
     if startup:
         command, kernel, imports = (statistics.median(x) for x in zip(*startup))
         print(f"one notebook's overhead (median of {len(startup)}): the papermill command {command:.1f} s, of which "
@@ -154,9 +161,10 @@ def main() -> None:
     print(f"\nsum of stage times: {total / 60:.1f} min over {len(rows)} notebooks; "
           f"first start to last end: {wall / 60:.1f} min")
     print("where it goes: " + ", ".join(f"{p} {v / 60:.1f} min ({100 * v / total:.0f} %)" for p, v in shares.items()))
-    saved = savings(groups)
-    print(f"one notebook per ablation (all seeds in one kernel) saves {saved['one_notebook_per_ablation'] / 60:.1f} min;"
-          f" feature extraction costs {shares['features'] / 60:.1f} min in all")
+    saved = savings(groups, command)
+    print(f"one notebook per ablation (all seeds in one kernel) removes {saved['notebooks_removed']} notebooks and "
+          f"saves {saved['one_notebook_per_ablation'] / 60:.1f} min; feature extraction costs "
+          f"{shares['features'] / 60:.1f} min in all")
     if args.json:
         doc = {"rows": rows, "groups": groups, "total_sec": total, "wall_sec": wall, "parts_sec": shares,
                "savings_sec": saved, "startup_sec": startup}

@@ -31,15 +31,18 @@ def test_paired_items_match_the_t_interval_of_a_large_normal_sample():
     assert effect.half_width == pytest.approx((t.high - t.low) / 2, rel=0.05)
 
 
-def test_paired_seeds_without_items_match_the_t_interval():
-    rng = np.random.default_rng(2)
-    base = rng.normal(40, 5, 3000)
-    diff = rng.normal(-1.0, 3.0, 3000)
-    effect = paired_effect(dict(enumerate(base + diff)), dict(enumerate(base)))
-    t = stats.ttest_rel(base + diff, base).confidence_interval(0.95)
-    _close_interval(effect, t.low, t.high)
-    assert (effect.n_seeds, effect.n_items, effect.design) == (3000, 1, "paired seeds")
-    assert effect.sign == -1
+def test_seeds_without_items_get_students_t_interval():
+    """A bootstrap over a few seeds under-covers (three equal differences would give a zero-width interval)."""
+    ablation, base = {0: 14.0, 1: 15.5, 2: 13.0}, {0: 12.0, 1: 12.5, 2: 12.0}
+    effect = paired_effect(ablation, base)
+    t = stats.ttest_rel([14.0, 15.5, 13.0], [12.0, 12.5, 12.0]).confidence_interval(0.95)
+    assert (effect.ci_low, effect.ci_high) == pytest.approx((t.low, t.high), rel=1e-12)
+    assert effect.effect == pytest.approx(2.0) and (effect.n_seeds, effect.n_items) == (3, 1)
+    assert effect.design == "paired seeds" and effect.sign == 0  # differences 2, 3, 1: 2.0 +- 4.30 x 1 / sqrt(3)
+    by_hand = 2.0 + np.array([-1, 1]) * stats.t.ppf(0.975, 2) * np.std([2.0, 3.0, 1.0], ddof=1) / math.sqrt(3)
+    assert (effect.ci_low, effect.ci_high) == pytest.approx(tuple(by_hand))
+    flat = paired_effect({0: 3.0, 1: 4.0}, {0: 1.0, 1: 2.0})
+    assert (flat.ci_low, flat.ci_high) == (2.0, 2.0)  # no spread, no warning
 
 
 def test_a_shift_shared_by_every_item_of_a_seed_is_seed_variance():
@@ -111,6 +114,14 @@ def test_unpaired_arms_match_welchs_interval():
     t = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     _close_interval(effect, t.low, t.high)
     assert effect.effect == pytest.approx(a.mean() - b.mean()) and effect.n_items == 5500
+
+
+def test_unpaired_numbers_get_welchs_t_interval():
+    a, b = [30.0, 34.0, 29.0], [20.0, 26.0, 21.0, 25.0]
+    effect = unpaired_effect(dict(enumerate(a)), dict(enumerate(b)))
+    t = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (effect.ci_low, effect.ci_high) == pytest.approx((t.low, t.high), rel=1e-12)
+    assert (effect.n_seeds, effect.n_items, effect.design) == (7, 1, "unpaired")
 
 
 def test_unpaired_runs_on_different_items_are_pooled():

@@ -61,7 +61,8 @@ def test_parts_of_a_stage(tmp_path):
     (group,) = study_times.group_rows(rows)
     assert group["group"] == "ablations/base" and group["runs"] == 2 and group["seconds"] == 60.0
     # one kernel for both seeds: the second seed's kernel start and imports (4 + 3 s) are saved
-    assert study_times.savings([group])["one_notebook_per_ablation"] == pytest.approx(7.0)
+    assert study_times.savings([group]) == {"notebooks_removed": 1, "one_notebook_per_ablation": pytest.approx(7.0)}
+    assert study_times.savings([group], per_notebook=11.0)["one_notebook_per_ablation"] == 11.0
 
 
 def test_a_second_stage_call_is_evaluation(tmp_path):

@@ -10,15 +10,18 @@ AP; see `unloc.report.items`). Two designs:
   metrics. Its interval comes from the crossed ("pigeonhole") bootstrap: seeds and items are resampled independently
   (passed to `bootstrap` as two unpaired samples of indices) and each resample averages the crossed cells of D, so
   both the training randomness (seeds) and the choice of evaluation items count. With one seed this is the paired
-  bootstrap over items; without per-item values, over seeds. The pigeonhole bootstrap overstates the variance of a
-  crossed mean a little (the seed x item interaction is counted up to three times instead of once), so the interval
-  errs wide: a verdict it decides is not decided by resampling noise.
+  bootstrap over items. The pigeonhole bootstrap overstates the variance of a crossed mean a little (the seed x item
+  interaction is counted up to three times instead of once), so the interval errs wide: a verdict it decides is not
+  decided by resampling noise. Without per-item values only the seeds are left, and a bootstrap over 3-5 numbers
+  covers far less than it claims (three equal differences give a zero-width interval); the interval is then
+  Student's t over the per-seed differences (`scipy.stats.ttest_1samp`), exact for normal differences.
 - unpaired (`unpaired_effect`): the arms were scored on different items (zero-shot 75/25 vs 50/50: other unseen
   classes). Each arm is resampled on its own (seeds x items when its seeds share items, else all its cells as one
-  sample of items) and the effect is the difference of the arm means.
+  sample of items) and the effect is the difference of the arm means; arms of plain numbers get Welch's t interval
+  (`scipy.stats.ttest_ind`).
 
-Intervals are percentile intervals: defined for constant data (a zero-width interval) and stable with few seeds, where
-BCa's jackknife is not. One seed and one item leave nothing to resample: the interval is NaN (inconclusive).
+Bootstrap intervals are percentile intervals: defined for constant data (a zero-width interval), where BCa's jackknife
+is not. One seed without items leaves nothing to estimate a spread from: the interval is NaN (inconclusive).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import bootstrap, ttest_1samp, ttest_ind
 
 ArmValues = Mapping[int, float | Mapping[str, float]]
 CONFIDENCE = 0.95
@@ -112,6 +115,20 @@ def _interval(samples: tuple[np.ndarray, ...], statistic, confidence: float, n_r
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def _t_interval(a: np.ndarray, b: np.ndarray | None, confidence: float) -> tuple[float, float]:
+    """Student's t interval of mean(a) (b None), or Welch's of mean(a) - mean(b); NaN without two values per arm,
+    zero width when the values do not vary."""
+    arms = [a] if b is None else [a, b]
+    if min(len(x) for x in arms) < 2:
+        return math.nan, math.nan
+    if all(np.ptp(x) == 0 for x in arms):
+        center = float(a.mean() - (0.0 if b is None else b.mean()))
+        return center, center
+    test = ttest_1samp(a, 0.0) if b is None else ttest_ind(a, b, equal_var=False)
+    ci = test.confidence_interval(confidence)
+    return float(ci.low), float(ci.high)
+
+
 def _crossed_mean(matrix: np.ndarray):
     """Statistic over (seed indices, item indices) resamples: mean of the crossed cells; either may be absent."""
     seeds, items = matrix.shape
@@ -149,7 +166,10 @@ def paired_effect(ablation: ArmValues, base: ArmValues, *, confidence: float = C
     arms = [("ablation", ablation), ("base", base)]
     items = _common_items(arms, seeds)
     diff = _matrix(ablation, seeds, "ablation", items) - _matrix(base, seeds, "base", items)  # (s, n)
-    low, high = _interval(_index_samples(diff), _crossed_mean(diff), confidence, n_resamples, seed)
+    if items is None:
+        low, high = _t_interval(diff[:, 0], None, confidence)
+    else:
+        low, high = _interval(_index_samples(diff), _crossed_mean(diff), confidence, n_resamples, seed)
     design = ("paired seeds x items" if len(seeds) > 1 and items else "paired items" if items else "paired seeds")
     return Effect(float(diff.mean()), low, high, len(seeds), diff.shape[1], design, confidence)
 
@@ -171,6 +191,9 @@ def unpaired_effect(ablation: ArmValues, base: ArmValues, *, confidence: float =
                     n_resamples: int = N_RESAMPLES, seed: int = 0) -> Effect:
     """mean(ablation) - mean(base) for arms scored on different items (each arm resampled on its own)."""
     a, b = _arm_matrix(ablation, "ablation"), _arm_matrix(base, "base")
+    if a.shape[1] == 1 and b.shape[1] == 1:  # plain numbers per run
+        low, high = _t_interval(a[:, 0], b[:, 0], confidence)
+        return Effect(float(a.mean() - b.mean()), low, high, len(a) + len(b), 1, "unpaired", confidence)
     stat_a, stat_b = _crossed_mean(a), _crossed_mean(b)
     samples_a, samples_b = _index_samples(a), _index_samples(b)
 
