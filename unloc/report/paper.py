@@ -24,7 +24,8 @@ HEADLINE_1, HEADLINE_2 = "<headline 1>", "<headline 2>"
 ABLATION_COLUMNS = {"anet_tal": "mAP@0.5", "anet_mr": "R1@0.5", "coin": "mAP"}
 
 _OFFICIAL = "reference/unloc-official.md"
-# family -> title, its paper table, settings (our names), the paper's (table, row) of each, the official configs' choice
+# family -> title, its paper table, settings (our names = the row keys of that table), the official configs' choice;
+# `paper_conclusion` (the setting the paper prints as best, `paper_best`) is filled in below the registry builder
 ABLATION_FAMILIES: dict[str, dict[str, Any]] = {
     "regression_loss": {
         "title": "ablation of the regression loss (paper §4.2, Table 1)", "table": "1",
