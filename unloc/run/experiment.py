@@ -10,6 +10,7 @@ files with `unloc.eval` exactly as `unloc eval` would, and leaves a self-contain
     out_dir/classes.json       class names of class tasks (training and evaluation lists)
     out_dir/predictions.*      the evaluator input (TAL json, MR jsonl, segmentation npz, pretraining json)
     out_dir/metrics.json       flat metric keys shared across stages (see `unloc.run.evaluate`)
+    out_dir/times.json         seconds spent filling the feature cache, training, predicting and evaluating
     out_dir/train/             history.jsonl, epochs.jsonl, checkpoints/
 """
 
@@ -100,11 +101,17 @@ def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
 def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progress: bool) -> dict[str, Any]:
     """Runs on every rank (module level, so `launch` can start it in new processes)."""
     out = Path(out_dir)
-    seed_everything(cfg.seed)
+    # bit-identical reruns: CPU index backward (the pair gather) otherwise adds atomically in thread order, and
+    # float reductions split by the thread count
+    seed_everything(cfg.seed, deterministic=True)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
+    start = time.perf_counter()
     if is_main():
         ensure_stage_features(cfg, progress=progress)
     barrier()
+    extract_seconds = time.perf_counter() - start
     train_ds, eval_ds = _datasets(cfg, tokenizer)
     cfg = with_data_classes(cfg, len(train_ds.class_names))
     if is_main():
@@ -130,7 +137,8 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
     predictions = predict_all(task, model, eval_batches(eval_ds, num_workers=cfg.data.num_workers, skipped=skipped),
                               device=device)
     predict_seconds = time.perf_counter() - start
-    return {"predictions": predictions, "train_seconds": train_seconds, "predict_seconds": predict_seconds,
+    return {"predictions": predictions, "extract_seconds": extract_seconds, "train_seconds": train_seconds,
+            "predict_seconds": predict_seconds,
             "skipped": [f"{s.path}: {s.reason}" for s in skipped], "data_report": train_ds.report.summary(),
             "classes": {"train": list(train_ds.class_names), "eval": list(eval_ds.class_names)}}
 
@@ -160,6 +168,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, resume: bool =
     eval_seconds = result["predict_seconds"] + time.perf_counter() - start
     metrics.update({"train_seconds": round(result["train_seconds"], 2), "eval_seconds": round(eval_seconds, 2)})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    times = {k: round(result[f"{k}_seconds"], 2) for k in ("extract", "train", "predict")}
+    (out / "times.json").write_text(json.dumps({**times, "eval": round(eval_seconds - result["predict_seconds"], 2)}))
     return RunResult(out, metrics, result["train_seconds"], eval_seconds, result["skipped"])
 
 

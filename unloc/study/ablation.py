@@ -4,12 +4,14 @@ configuration delta against the setting's base.
 `run_seeds(stage, params_file, profile)` trains and evaluates `stage` once per seed of params.yaml's `seeds` (or the
 given ones), each into `<runs>/<stage path>/seed<k>/` (weights, history, predictions: DVC-cached, not in git), and
 writes `<reports>/<stage path>/metrics.json` as `{"seeds": {"<k>": {metric: value}}}` (tracked in git), which
-`unloc.study.report.collect_runs` expands into one row per seed. One kernel start and one set of imports serve every
+`unloc.study.report.collect_runs` expands into one row per seed, with each seed's per-item metrics and resolved config
+beside it in `<reports>/<stage path>/seed<k>/` (what the report's paired intervals resample). One kernel start and one set of imports serve every
 seed, and the frozen towers' feature cache is shared by all of them.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from unloc.config import ExperimentConfig, read_params, to_dict
 from unloc.config.params import profile_delta
 from unloc.run import RunResult, run_experiment
+from unloc.study.items import ITEM_FILE, write_item_metrics
 from unloc.study.metrics import save_metrics
 from unloc.study.paths import stage_dir, study_vars
 from unloc.study.stages import stage_config
@@ -47,7 +50,13 @@ def run_seeds(stage: str, params_file: str | Path, profile: str | None,
     results = {}
     for seed in study_seeds(params_file, profile, seeds):
         cfg = stage_config(stage, params_file, profile, seed)
-        results[seed] = run_experiment(cfg, runs_dir(params_file, profile, stage, seed), progress=False)
+        results[seed] = run = run_experiment(cfg, runs_dir(params_file, profile, stage, seed), progress=False)
+        write_item_metrics(run.out_dir)  # per query / class: the paired intervals of the report resample them
+        kept = stage_dir(params_file, profile, stage, seed)  # tracked in git beside the setting's metrics file
+        kept.mkdir(parents=True, exist_ok=True)
+        for name in (ITEM_FILE, "config.yaml"):
+            if (run.out_dir / name).is_file():
+                shutil.copyfile(run.out_dir / name, kept / name)
     save_metrics(stage_dir(params_file, profile, stage), {"seeds": {str(k): r.metrics for k, r in results.items()}})
     return results
 

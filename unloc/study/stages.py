@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from unloc.config import ExperimentConfig, load_config, read_params
+from unloc.config import ExperimentConfig, load_config, read_params, save_config
 from unloc.config.strict import ConfigError
 from unloc.run.evaluate import evaluate_predictions
 from unloc.run.experiment import RunResult, load_run, run_experiment
 from unloc.study.examples import demo_defaults, plot_run_example  # noqa: F401  (notebook API)
+from unloc.study.items import write_item_metrics
 from unloc.study.miniworld.generate import GENERATOR_VERSION, generate_world
 from unloc.study.miniworld.sizes import SIZES
 from unloc.study.miniworld.vocab import COLOURS, SHAPES
@@ -111,7 +112,9 @@ def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: in
               progress: bool = False) -> RunResult:
     """Resolve, train and evaluate one stage into its `stage_dir`."""
     cfg = stage_config(stage, params_file, profile, seed)
-    return run_experiment(cfg, stage_dir(params_file, profile, stage, seed), progress=progress)
+    result = run_experiment(cfg, stage_dir(params_file, profile, stage, seed), progress=progress)
+    write_item_metrics(result.out_dir)  # per query / class, for the paired confidence intervals of the report
+    return result
 
 
 def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
@@ -134,4 +137,6 @@ def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str |
     predictions = predict_all(task, model, eval_batches(dataset))
     metrics = evaluate_predictions(cfg, predictions, classes, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+    save_config(cfg, out / "config.yaml")
+    write_item_metrics(out)
     return metrics

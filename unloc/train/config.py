@@ -53,6 +53,7 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-steps per update; the global batch stays global_batch_size
     seed: int = 0  # official; data order is a function of (seed, epoch)
     num_workers: int = 0  # DataLoader workers per rank
+    num_threads: int = 0  # intra-op CPU threads (torch.set_num_threads); 0 keeps torch's default (the core count)
     checkpoint_every_epochs: int = 1  # 0: only at the end
     checkpoint_every_steps: int = 0  # 0: off; > 0 also checkpoints mid-epoch (long paper-scale epochs)
     keep_checkpoints: int = 2  # newest checkpoints kept on disk (>= 1)
@@ -64,7 +65,7 @@ class TrainConfig:
         for name in ("epochs", "global_batch_size", "grad_accum_steps", "world_size", "keep_checkpoints"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("num_workers", "checkpoint_every_epochs", "checkpoint_every_steps"):
+        for name in ("num_workers", "num_threads", "checkpoint_every_epochs", "checkpoint_every_steps"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("base_lr", "weight_decay", "warmup_epochs", "clip_grad_norm", "momentum", "step_gamma"):

@@ -26,7 +26,8 @@ MODEL_FILE = "model.safetensors"  # the weights file of a checkpoint directory
 def weights_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
     """The safetensors encoding of a state dict: shared memory stored once (aliases in the metadata), on the CPU."""
     unique, aliases = _dedup_shared(tensors)
-    return safetensors_bytes(unique, metadata={"format": "pt", "unloc.aliases": json.dumps(aliases)})
+    # one metadata key: safetensors writes its metadata map in random order, so equal weights would differ in bytes
+    return safetensors_bytes(unique, metadata={"unloc.aliases": json.dumps(aliases)})
 
 
 def save_weights(model_or_state: nn.Module | dict[str, torch.Tensor], path: str | Path) -> Path:

@@ -248,7 +248,9 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
     out_dir = Path(out_dir)
     arch = copy.deepcopy(arch if arch is not None else MINI_CLIP_ARCH)
     cfg = dataclasses.replace(train_cfg or default_train_config(out_dir), out_dir=str(out_dir / "train"))
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=True)  # bit-identical reruns (see unloc.run.experiment)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
     pairs = read_pairs(pairs_dir)
     tower = mini_clip_tower(arch)
     clip_model = create_clip(tower)

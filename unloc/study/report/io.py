@@ -83,7 +83,8 @@ def collect_runs(root_glob: str, root: str | Path | None = None) -> pd.DataFrame
         per_seed = metrics.get("seeds")
         if isinstance(per_seed, dict):  # one ablation setting, all its seeds (unloc.study.ablation)
             for seed, values in sorted(per_seed.items(), key=lambda kv: int(kv[0])):
-                rows.append({**identity, "seed": int(seed), **_scalars(values)})
+                rows.append({**identity, "seed": int(seed), "path": str(run_dir / f"seed{int(seed)}"),
+                             **_scalars(values)})
         else:
             rows.append({**identity, **_scalars(metrics)})
     frame = pd.DataFrame(rows)

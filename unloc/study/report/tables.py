@@ -16,7 +16,7 @@ import pandas as pd
 
 from unloc.study.metrics import headline_metrics
 from unloc.study.report.io import format_mean_std
-from unloc.study.report.paper import ABLATION_FAMILIES, HEADLINE_1, HEADLINE_2, PAPER_TABLES
+from unloc.study.report.paper import HEADLINE_1, HEADLINE_2, PAPER_TABLES
 
 OurMetrics = Mapping[str, Mapping[str, float | Sequence[float]]]
 
@@ -76,67 +76,4 @@ def paper_vs_ours(paper_tables: Mapping[str, Mapping[str, Any]] = PAPER_TABLES,
                          "source": row["source"], "paper_value": np.nan if paper is None else float(paper),
                          "ours_mean": mean, "ours_std": std, "ours_n": n})
         out[table_id] = pd.DataFrame(rows)
-    return out
-
-
-def _family_stats(our_metrics: OurMetrics, settings: Sequence[str],
-                  metric: str | None) -> tuple[str | None, dict[str, tuple[float, float, int]]]:
-    stages = {s: next((k for k in (f"ablations.{s}", s) if k in our_metrics), None) for s in settings}
-    ran = {s: k for s, k in stages.items() if k is not None}
-    if metric is None:
-        metric = next((p[0] for k in ran.values() if (p := headline_metrics(our_metrics[k]))), None)
-    if metric is None:
-        return None, {}
-    stats = {s: _summary(stage_values(our_metrics, k, metric)) for s, k in ran.items()}
-    return metric, {s: v for s, v in stats.items() if v[2] > 0}
-
-
-def _verdict(best: str, recorded: str | None, who: str) -> str:
-    if recorded is None:
-        return f"{who}: not recorded offline"
-    return f"{who}: {recorded} ({'ours agrees' if recorded == best else 'ours differs'})"
-
-
-def conclusions(our_metrics: OurMetrics, families: Mapping[str, Mapping[str, Any]] = ABLATION_FAMILIES,
-                metric: str | None = None, *, higher_is_better: bool = True) -> dict[str, str]:
-    """One sentence per ablation family: our best setting, its margin, and how it compares with the paper.
-
-    Args:
-        our_metrics: stage -> {metric: value or per-seed values}; ablation stages are "ablations.<setting>"
-            (a bare "<setting>" key is accepted too).
-        families: family -> {settings, paper_conclusion (the setting the paper finds best, or None),
-            official {setting or None, source}} (default: the registry's).
-        metric: the metric to rank by (default: the first headline metric of the family's task).
-        higher_is_better: rank direction.
-
-    Returns:
-        family -> e.g. "loss_iou best on R1@0.5 (45.20 ± 0.80, n=3), +1.10 over loss_l1 (within seed noise);
-        paper's conclusion: not recorded offline; official configs: loss_iou (ours agrees)".
-    """
-    out = {}
-    for family, spec in families.items():
-        used, stats = _family_stats(our_metrics, spec["settings"], metric)
-        if not stats:
-            out[family] = f"no runs of {', '.join(spec['settings'])}"
-            continue
-        ranked = sorted(stats, key=lambda s: stats[s][0], reverse=higher_is_better)
-        best = ranked[0]
-        mean, std, n = stats[best]
-        text = f"{best} best on {used} ({format_mean_std(mean, std, n)}, n={n})"
-        if len(ranked) > 1:
-            second = ranked[1]
-            margin = abs(mean - stats[second][0])
-            stds = [x for x in (stats[best][1], stats[second][1]) if not np.isnan(x)]
-            spread = max(stds) if stds else np.nan
-            noise = ("single seed, spread unknown" if np.isnan(spread)
-                     else "within seed noise" if margin <= spread else "beyond one std")
-            text += f", {margin:.2f} ahead of {second} ({noise})"
-        missing = [s for s in spec["settings"] if s not in stats]
-        if missing:
-            text += f"; not run: {', '.join(missing)}"
-        official = (spec.get("official") or {}).get("setting")
-        text += "; " + _verdict(best, spec.get("paper_conclusion"), "paper's conclusion")
-        text += "; " + (_verdict(best, official, "official configs") if official is not None
-                        else "official configs: no single choice")
-        out[family] = text
     return out
