@@ -4,7 +4,7 @@ Every DVC stage but `generate` runs a notebook through papermill, which stores t
 end and duration in the executed copy under `reports/`. The notebook's start is taken before the kernel starts, so
 kernel start = first cell start - notebook start. The cell that imports `unloc` is the import cost; the cell that runs
 the stage (`run_stage`, `pretrain_clip`, `reevaluate`) is split with the run directory's `times.json` (written by
-`unloc.experiment.run_experiment`: feature extraction, training, prediction, evaluation) or, for older runs, its
+`unloc.run.experiment.run_experiment`: feature extraction, training, prediction, evaluation) or, for older runs, its
 `metrics.json` (train_seconds, eval_seconds; extraction is then part of "setup"); "setup" is what remains of that cell
 (datasets, model, checkpoint loading); "other cells" are baselines, figures and tables. Ablation seeds form one group.
 
