@@ -13,7 +13,7 @@ kernel start and imports but the first; the features column is what a cache shar
 frozen tower and frame sampling saves whenever a later stage recomputes it.
 
 Run: ``python benchmarks/study_times.py [--reports reports] [--json out.json] [--startup 3]`` (`--startup N` also
-measures the kernel start and `from unloc import report, study` of a two-cell notebook N times through papermill).
+measures the kernel start and `from unloc.study import figures, stages` of a two-cell notebook N times through papermill).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def notebook_row(path: Path, stage: str) -> dict | None:
             for part, value in recorded.items():
                 row[part] += value
             row["setup"] += max(0.0, seconds - sum(recorded.values()))
-        elif "from unloc import" in source:
+        elif "from unloc" in source and "import" in source:
             row["imports"] += seconds
         else:
             row["other"] += seconds
@@ -115,9 +115,9 @@ def savings(groups: list[dict], per_notebook: float | None = None) -> dict[str, 
 
 
 def measure_startup(repeats: int) -> list[tuple[float, float, float]]:
-    """(papermill command, kernel start, `from unloc import report, study`) seconds of a two-cell notebook."""
+    """(papermill command, kernel start, `from unloc.study import figures, stages`) seconds of a two-cell notebook."""
     cells = [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": src}
-             for src in ("x = 1", "from unloc import report, study")]
+             for src in ("x = 1", "from unloc.study import figures, stages")]
     nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                       "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
     out = []
@@ -145,7 +145,7 @@ def main() -> None:
     if startup:
         command, kernel, imports = (statistics.median(x) for x in zip(*startup))
         print(f"one notebook's overhead (median of {len(startup)}): the papermill command {command:.1f} s, of which "
-              f"kernel start {kernel:.1f} s and `from unloc import report, study` {imports:.1f} s\n")
+              f"kernel start {kernel:.1f} s and `from unloc.study import figures, stages` {imports:.1f} s\n")
     if not rows:
         raise SystemExit(f"no executed notebooks with papermill timings under {args.reports}")
     groups = group_rows(rows)
