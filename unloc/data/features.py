@@ -27,6 +27,7 @@ import safetensors.torch
 import torch
 
 from unloc.data.feature_spec import FORMAT, FORMAT_VERSION, feature_key
+from unloc.train.atomic import pid_alive
 
 SUFFIX = ".safetensors"
 _META_FIELDS = ("format", "version", "key", "video_id", "num_samples", "dim", "dtype", "checksum", "video_path",
@@ -224,20 +225,10 @@ class FeatureCache:
         host, removed = socket.gethostname().split(".")[0], 0
         for temp in self.dir.glob(".*.tmp"):
             match = _TEMP.match(temp.name)
-            if match and match["host"] == host and not _pid_alive(int(match["pid"])):
+            if match and match["host"] == host and not pid_alive(int(match["pid"])):
                 temp.unlink(missing_ok=True)
                 removed += 1
         return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def load_features(cache_dir: str | os.PathLike, video_id: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -81,7 +81,8 @@ def remove_tree(directory: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host still runs (a temporary it writes must be left alone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -108,7 +109,7 @@ def remove_stale_temporaries(directory: str | Path) -> tuple[list[Path], list[Pa
         if not match:
             continue
         pid = int(match["pid"])
-        if match["host"] != host or (pid != me and _pid_alive(pid)):
+        if match["host"] != host or (pid != me and pid_alive(pid)):
             kept.append(path)
             continue
         if path.is_dir() and not path.is_symlink():
