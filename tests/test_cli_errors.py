@@ -217,3 +217,16 @@ def test_study_generate_and_notebook(tmp_path, capsys):
         assert code == 2, err
         assert last_line(err).startswith(f"python -m unloc.study {argv[0]}: error: {message}"), err
     assert not (tmp_path / "w").exists()  # nothing generated before the arguments were checked
+
+
+def test_eval_seg_fps_and_a_zero_crop_are_one_line(tmp_path, capsys):
+    gt, pred = tmp_path / "gt.json", tmp_path / "pred.npz"
+    gt.write_text("{}")
+    pred.write_bytes(b"")
+    for value in ("nan", "0", "-2", "fast"):
+        code, err = run_cli(main, ["eval", "seg", "--gt", str(gt), "--pred", str(pred), "--fps", value], capsys)
+        assert code == 2 and "argument --fps" in last_line(err), value
+    params = tmp_path / "params.yaml"
+    params.write_text("s: {task: {kind: tal}, data: {image: {crop_size: 0}}}\n")
+    code, err = run_cli(main, ["train", "--params", str(params), "--stage", "s", "--print-config"], capsys)
+    assert code == 2 and "crop_size must be >= 1" in last_line(err)

@@ -53,6 +53,8 @@ class ImageConfig:
         if self.rand_augment is not None and (len(self.rand_augment) != 2 or self.rand_augment[0] < 0
                                               or not 0 <= self.rand_augment[1] <= 10):
             raise ValueError(f"rand_augment={self.rand_augment} must be (num_ops >= 0, magnitude 0..10)")
+        if self.crop_size < 1:
+            raise ValueError(f"image.crop_size must be >= 1 pixel, got {self.crop_size}")
         if self.short_side < self.crop_size or not 0 <= self.flip_prob <= 1:
             raise ValueError(f"need short_side >= crop_size and 0 <= flip_prob <= 1, got {self}")
 

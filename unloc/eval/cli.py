@@ -59,6 +59,17 @@ def run(args: argparse.Namespace) -> int:
     return _report(args.eval_run(args), args.out)
 
 
+def _positive_fps(text: str) -> float:
+    """A finite frame rate above 0 (argparse names the option when this raises)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, run_task) -> None:
     parser.add_argument("--gt", type=Path, required=True, help="ground-truth file")
     parser.add_argument("--pred", type=Path, required=True, help="prediction file")
@@ -86,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg = tasks.add_parser("seg", help="action segmentation: frame accuracy, frame mAP, Edit, F1@{10,25,50}")
     _common(seg, _run_seg)
     seg.add_argument("--split", default=None, help="COIN subset to evaluate (default: every video)")
-    seg.add_argument("--fps", type=float, default=None, help="frame rate at which COIN ground truth is sampled")
+    seg.add_argument("--fps", type=_positive_fps, default=None, help="frame rate at which COIN ground truth is sampled")
     seg.add_argument("--classes", type=Path, default=None, help="class order: COIN taxonomy csv or one id a line")
     seg.add_argument("--threshold", type=float, default=0.0,
                      help="a frame is background when its best score is <= this (default 0, for logits)")
