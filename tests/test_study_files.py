@@ -130,3 +130,26 @@ def _dotted(node, prefix=""):
     if isinstance(node, dict):
         return [k for key, value in node.items() for k in _dotted(value, f"{prefix}{key}.")]
     return [prefix[:-1]]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_each_notebook_ends_with_a_printed_finding(path):
+    """The last code cell prints what the notebook found, computed from its numbers (no fixed 'Reading' prose)."""
+    code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    assert "print(" in "".join(code[-1]["source"]), f"{path.name}: the last cell prints no finding"
+
+
+def test_no_code_cell_is_copied_between_notebooks():
+    """Shared set-up lives in one call (`stages.open_stage`, `findings.run_against_baselines`), not in cells of several
+    statements repeated across notebooks (a cell of imports and one call may repeat: that call is the shared part)."""
+    seen: dict[str, str] = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"]).strip()
+            if cell["cell_type"] != "code" or "parameters" in cell["metadata"].get("tags", []):
+                continue
+            body = [n for n in ast.parse(source).body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+            if len(body) < 2:
+                continue
+            assert source not in seen, f"{path.name} repeats a cell of {seen.get(source)}"
+            seen[source] = path.name

@@ -5,6 +5,9 @@ the sentence a notebook ends with (e.g. "mr.charades_b: R1@0.5 31.2 [28.9, 33.4]
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -44,3 +47,28 @@ def finding(stage: str, ours: Mapping[str, float], baselines: Mapping[str, Mappi
     if base <= 0:
         return f"{text}, against {base:.1f} for the best trivial baseline ({name})"
     return f"{text}, {value / base:.1f}x the best trivial baseline ({name}, {base:.1f})"
+
+
+@dataclass
+class StageRun:
+    """A finished stage next to its trivial baselines: `result` (the run), `baselines` (name -> metrics) and `table`
+    (`baseline_table` of the two)."""
+
+    result: Any
+    baselines: dict[str, dict[str, float]]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return baseline_table(self.result.metrics, self.baselines)
+
+
+def run_against_baselines(stage: str, params_file: str | Path, profile: str | None,
+                          seed: int | None = None) -> StageRun:
+    """Train, predict and score `stage` (`stages.run_stage`), then score its trivial baselines on the same evaluation
+    set with the same evaluator (written under the run's `baselines/`)."""
+    from unloc.study import stages
+    from unloc.study.baselines import baseline_metrics
+
+    result = stages.run_stage(stage, params_file, profile, seed)
+    cfg = stages.stage_config(stage, params_file, profile, seed)
+    return StageRun(result, baseline_metrics(cfg, result.out_dir / "baselines"))
