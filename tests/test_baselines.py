@@ -11,15 +11,8 @@ from unloc.config import ExperimentConfig
 from unloc.config.strict import from_dict
 from unloc.eval import evaluate_temporal_localization
 from unloc.run.evaluate import _flat_numbers
-from unloc.study.baselines import (
-    BASELINES,
-    baseline_metrics,
-    baseline_predictions,
-    iou_1d,
-    prior_positions,
-    random_windows,
-    run_classes,
-)
+from unloc.study.baseline_windows import iou_1d, prior_positions, random_windows
+from unloc.study.baselines import BASELINES, baseline_metrics, baseline_predictions, run_classes
 from unloc.study.miniworld.generate import generate_world
 from unloc.study.miniworld.sizes import SIZES
 

@@ -37,6 +37,7 @@ from unloc.data.task_build import read_class_split
 from unloc.eval.segmentation_inputs import read_class_list, read_segmentation_ground_truth
 from unloc.run.evaluate import eval_annotations, evaluate_predictions
 from unloc.run.experiment import read_class_names
+from unloc.study.baseline_windows import prior_positions, random_windows
 
 BASELINES = {
     "mr": ("whole_video", "random_windows", "prior_windows"),
@@ -46,8 +47,6 @@ BASELINES = {
 }
 MR_RANDOM_WINDOWS = 10
 TAL_RANDOM_DETECTIONS = 20
-PRIOR_POSITIONS = 5  # windows per query (MR) or per class and video (TAL) of `prior_windows`
-_PRIOR_GRID = 101  # candidate window centres, as fractions of the video
 CLIP_SEC = 2.0  # QVHighlights saliency clips
 COIN_TAXONOMY = "taxonomy_target_action_mapping.csv"
 
@@ -86,50 +85,6 @@ def training_prior(cfg, names: list[str]) -> np.ndarray:
     if total == 0:
         raise ValueError(f"{cfg.data.source('train').annotations}: no labelled segment to take a class prior from")
     return np.array([counts.get(name, 0) / total for name in names], dtype=np.float64)
-
-
-def random_windows(rng: np.random.Generator, duration_sec: float, n: int) -> np.ndarray:
-    """(n, 3) [start_sec, end_sec, score] rows, best score first: length uniform in (0, duration], start uniform in
-    [0, duration - length], score uniform in [0, 1)."""
-    length_sec = duration_sec * (1.0 - rng.random(n))  # 1 - U[0, 1) lies in (0, 1]
-    start_sec = rng.random(n) * (duration_sec - length_sec)
-    score = rng.random(n)
-    rows = np.stack([start_sec, start_sec + length_sec, score], axis=1)
-    return rows[np.argsort(-score, kind="stable")]
-
-
-def iou_1d(window: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """(n,) temporal IoU of one [start, end] window with each of the (n, 2) spans."""
-    inter = np.clip(np.minimum(window[1], spans[:, 1]) - np.maximum(window[0], spans[:, 0]), 0.0, None)
-    return inter / (window[1] - window[0] + spans[:, 1] - spans[:, 0] - inter)
-
-
-def prior_positions(spans: np.ndarray, n: int = PRIOR_POSITIONS) -> np.ndarray:
-    """The strongest constant guess a training set allows: windows of its mean relative length at fixed positions.
-
-    Args:
-        spans: (m, 2) training windows as fractions [start, end] of their video's duration.
-        n: how many windows to return.
-
-    Returns:
-        (n, 2) windows in [0, 1], best first: the one whose centre (on a grid of 101 centres, the window kept inside
-        [0, 1]) reaches IoU >= 0.5 with the most training spans, then greedily the centres that hit the most training
-        spans none of the earlier windows hit (ties: more hits in all, then the earlier centre).
-    """
-    if not len(spans):
-        raise ValueError("no training window to take a length and position prior from")
-    length = float(np.mean(spans[:, 1] - spans[:, 0]))
-    centres = np.unique(np.round(np.clip(np.linspace(0.0, 1.0, _PRIOR_GRID), length / 2, 1.0 - length / 2), 9))
-    candidates = np.stack([centres - length / 2, centres + length / 2], axis=1)  # (G, 2)
-    hits = np.stack([iou_1d(w, spans) >= 0.5 for w in candidates])  # (G, m)
-    chosen, covered = [], np.zeros(len(spans), dtype=bool)
-    for _ in range(min(n, len(candidates))):
-        gain = (hits & ~covered).sum(axis=1) * (len(spans) + 1) + hits.sum(axis=1)  # new hits, then all hits
-        gain[chosen] = -1
-        best = int(np.argmax(gain))
-        chosen.append(best)
-        covered |= hits[best]
-    return candidates[chosen]
 
 
 def _relative_spans(pairs) -> np.ndarray:
@@ -300,5 +255,5 @@ def baseline_metrics(cfg, out_dir: str | Path, seed: int = 0, classes: dict | No
     return metrics
 
 
-__all__ = ["BASELINES", "baseline_metrics", "baseline_predictions", "iou_1d", "majority_step", "prior_positions",
-           "random_windows", "run_classes", "training_prior"]
+__all__ = ["BASELINES", "baseline_metrics", "baseline_predictions", "majority_step", "run_classes",
+           "training_prior"]
