@@ -13,21 +13,26 @@ official 'same') and the text projection ('learned' everywhere; official TAL-L /
 from __future__ import annotations
 
 import copy
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-FRAME_TOKENS = ("cls", "mean", "frame_cls", "gap")
-TEXT_INPUTS = ("one", "all")
-FUSION_MODES = ("mid", "late", "no_text")
-PYRAMID_KINDS = ("none", "vitdet", "fpn")
-CONV_PADDINGS = ("centred", "same")  # = unloc.model.layers.CONV_PADDINGS
-HEAD_TASKS = ("localization", "segmentation")
-TEXT_PROJECTIONS = ("learned", "clip")
+from unloc.schema import check_literals
 
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {choices}")
+FrameToken = Literal["cls", "mean", "frame_cls", "gap"]
+FRAME_TOKENS = typing.get_args(FrameToken)
+TextInput = Literal["one", "all"]
+TEXT_INPUTS = typing.get_args(TextInput)
+FusionMode = Literal["mid", "late", "no_text"]
+FUSION_MODES = typing.get_args(FusionMode)
+PyramidKind = Literal["none", "vitdet", "fpn"]
+PYRAMID_KINDS = typing.get_args(PyramidKind)
+ConvPadding = Literal["centred", "same"]  # = unloc.model.layers.CONV_PADDINGS
+CONV_PADDINGS = typing.get_args(ConvPadding)
+HeadTask = Literal["localization", "segmentation"]
+HEAD_TASKS = typing.get_args(HeadTask)
+TextProjection = Literal["learned", "clip"]
+TEXT_PROJECTIONS = typing.get_args(TextProjection)
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class TowerConfig:
 
     arch: str | dict = "ViT-B-16"  # official: 'B/16x1' image tower, CLIP text tower (reference §1.2-1.3)
     pretrained: str | None = "openai"
-    frame_token: str = "cls"  # 'cls' / 'mean': one shared CLIP CLS (its output, or the patch mean with CLS in the
+    frame_token: FrameToken = "cls"  # 'cls' / 'mean': one shared CLIP CLS (its output, or the patch mean with CLS in the
     # sequence); official: 'frame_cls' (B: a learnable CLS per frame position) and 'gap' (L: patch mean, no CLS)
     frame_positions: int = 0  # 'frame_cls' only: learnable CLS tokens (clips of other lengths interpolate them)
     freeze_image: bool = False  # ANet TAL-B trains the video tower ...
@@ -51,7 +56,7 @@ class TowerConfig:
     context_length: int = 16  # tokens per text: 16 for class names, 32 for captions (reference §1.3)
 
     def __post_init__(self) -> None:
-        _check_choice("frame_token", self.frame_token, FRAME_TOKENS)
+        check_literals(self)
         if (self.frame_token == "frame_cls") != (self.frame_positions > 0):
             raise ValueError(f"frame_positions={self.frame_positions}: frame_token 'frame_cls' needs >= 1 (the "
                              "official configs: their frame count), other frame tokens 0")
@@ -77,13 +82,12 @@ class FusionConfig:
     dropout: float = 0.0  # every official config uses 0.0 for all three rates
     attention_dropout: float = 0.0
     drop_path: float = 0.0  # stochastic depth, growing linearly to this rate at the last layer
-    text_input: str = "one"  # 'one' = the pooled EOS token (every official config); 'all' = every text token
-    mode: str = "mid"
+    text_input: TextInput = "one"  # 'one' = the pooled EOS token (every official config); 'all' = every text token
+    mode: FusionMode = "mid"
     num_classes: int = 0  # mode='no_text' only; 0 = the training data's class count (set by the experiment runner)
 
     def __post_init__(self) -> None:
-        _check_choice("text_input", self.text_input, TEXT_INPUTS)
-        _check_choice("mode", self.mode, FUSION_MODES)
+        check_literals(self)
         if self.layers < 1 or self.width % self.heads:
             raise ValueError(f"fusion needs layers >= 1 and width divisible by heads, got {self}")
         if self.mode != "no_text" and self.num_classes:
@@ -105,15 +109,14 @@ class PyramidConfig:
     i * 2^l + 2^l - 1 while its anchor stays i * 2^l (the paper configs; `unloc.model.layers`).
     """
 
-    kind: str = "vitdet"  # official 'simple_pyramid'
+    kind: PyramidKind = "vitdet"  # official 'simple_pyramid'
     num_levels: int = 4  # T=128 -> 128/64/32/16
     stride: int = 2
     fpn_layers: tuple[int, ...] = (2, 3, 4, 5)  # 0-based fusion layer indices, one per level (fpn only)
-    padding: str = "centred"  # strided convs: 'centred' (anchor-aligned) or 'same' (official Flax alignment)
+    padding: ConvPadding = "centred"  # strided convs: 'centred' (anchor-aligned) or 'same' (official Flax alignment)
 
     def __post_init__(self) -> None:
-        _check_choice("kind", self.kind, PYRAMID_KINDS)
-        _check_choice("padding", self.padding, CONV_PADDINGS)
+        check_literals(self)
         if self.stride < 2 or self.num_levels < 1:
             raise ValueError(f"pyramid needs stride >= 2 and num_levels >= 1, got {self}")
         if self.kind == "none" and self.num_levels != 1:
@@ -136,10 +139,10 @@ class HeadConfig:
     weight_sharing: bool = True  # one head for all levels + learned per-level scale and shift
     cls_bias_init: float = -5.0  # TAL: prior sigmoid(-5) ~ 0.0067; MR 0.0; segmentation -6.6
     reg_bias_init: float = 2.0
-    task: str = "localization"
+    task: HeadTask = "localization"
 
     def __post_init__(self) -> None:
-        _check_choice("task", self.task, HEAD_TASKS)
+        check_literals(self)
         if not 0 <= self.num_conv_layers <= 4:
             raise ValueError(f"num_conv_layers={self.num_conv_layers} is outside 0..4")
 
@@ -159,14 +162,14 @@ class ModelConfig:
     chunk_size: int = 0
     checkpoint_chunks: bool = False  # official TAL/COIN use remat for the same reason (reference §1.2)
     checkpoint_towers: bool = False  # recompute the CLIP towers' blocks in backward (official remat_block, TAL/COIN)
-    text_projection: str = "learned"  # 'learned': a fresh bias-free linear layer into the fusion width (official B
+    text_projection: TextProjection = "learned"  # 'learned': a fresh bias-free linear layer into the fusion width (official B
     # and MR configs); 'clip': no new layer, CLIP's own text embedding enters the fusion as it is (official TAL-L and
     # COIN-L read fixed precomputed class embeddings; needs CLIP's embedding size = fusion width, e.g. ViT-L-14: 768)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 0:
             raise ValueError(f"chunk_size={self.chunk_size} must be >= 0")
-        _check_choice("text_projection", self.text_projection, TEXT_PROJECTIONS)
+        check_literals(self)
         if self.text_projection == "clip" and self.fusion.mode == "no_text":
             raise ValueError("text_projection 'clip' needs a text path: fusion mode 'mid' or 'late'")
         if self.pyramid.kind == "fpn" and self.pyramid.fpn_layers[-1] != self.fusion.layers - 1:

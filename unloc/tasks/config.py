@@ -10,26 +10,29 @@ every non-finite number); `ranges` turns it into `float('inf')` for `ops.assign.
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass, field
+from typing import Literal
 
 from unloc.data.prompts import EVAL_MODES
 from unloc.ops.losses import BOX_LOSSES
 from unloc.ops.nms import NMS_METHODS
+from unloc.schema import check_literals
 
-TASK_KINDS = ("tal", "mr", "seg", "video_pretrain")
-MR_PAIRS = ("batch", "own")
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {choices}")
+TaskKind = Literal["tal", "mr", "seg", "video_pretrain"]
+TASK_KINDS = typing.get_args(TaskKind)
+MrPairs = Literal["batch", "own"]
+MR_PAIRS = typing.get_args(MrPairs)
+BoxLoss = Literal[BOX_LOSSES]
+NmsMethod = Literal[NMS_METHODS]
+PromptMode = Literal[EVAL_MODES]
 
 
 @dataclass(frozen=True)
 class NmsConfig:
     """Soft-NMS of decoded segments (official `tf.image.non_max_suppression_with_scores`, reference §3.3)."""
 
-    method: str = "gaussian"  # 'gaussian' | 'linear' | 'hard'
+    method: NmsMethod = "gaussian"  # 'gaussian' | 'linear' | 'hard'
     sigma: float = 0.3  # TF convention exp(-iou^2 / (2 sigma)); Bodla/ActionFormer sigma' = 0.6
     iou_threshold: float = 0.5  # used by 'linear' / 'hard' only (TF ignores it in soft mode)
     score_threshold: float = 0.001  # candidates below it are never kept (TAL also drops them before NMS)
@@ -37,7 +40,7 @@ class NmsConfig:
     per_class: bool = False  # official TAL: class-agnostic ("True is better but slower")
 
     def __post_init__(self) -> None:
-        _check_choice("nms.method", self.method, NMS_METHODS)
+        check_literals(self)
         if self.method == "gaussian" and not self.sigma > 0:
             raise ValueError(f"gaussian Soft-NMS needs sigma > 0, got {self.sigma}")
         if self.score_threshold < 0 or self.top_k < 1:
@@ -52,29 +55,26 @@ class TaskConfig:
     level in level-0 sampled-frame units, hi = None for no upper bound; it must match the model's level count.
     """
 
-    kind: str = "tal"  # 'tal' | 'mr' | 'seg' | 'video_pretrain'
+    kind: TaskKind = "tal"  # 'tal' | 'mr' | 'seg' | 'video_pretrain'
     # official ANet TAL-B, ANet-Captions, Charades; QVH-B uses ((0, 6), (6, 18), (18, 32), (32, None))
     regression_ranges: tuple[tuple[float, float | None], ...] = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, None))
     radius: float = 3.0  # centre sampling radius in strides, every official config
     cls_weight: float = 10.0  # official classification_loss_alpha
-    box_loss: str = "iou"  # every official config; also 'l1', 'diou', 'l1+iou' (the code's default when unset)
+    box_loss: BoxLoss = "iou"  # every official config; also 'l1', 'diou', 'l1+iou' (the code's default when unset)
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
-    prompt_mode: str = "ensemble"  # eval prompts: 'first' (official test as shipped), 'middle' (official
+    prompt_mode: PromptMode = "ensemble"  # eval prompts: 'first' (official test as shipped), 'middle' (official
     # validation) or 'ensemble' (average raw outputs over all templates, the paper's prompt ensembling)
     background_threshold: float = 0.0  # segmentation: a frame whose best logit is <= this is background (p = 0.5)
     saliency: bool = True  # MR predictions carry QVHighlights per-2-s-clip saliency scores
-    mr_pairs: str = "batch"  # MR training pairs: 'batch' = every caption of the global batch with every video
+    mr_pairs: MrPairs = "batch"  # MR training pairs: 'batch' = every caption of the global batch with every video
     # (official moment retrieval: in-batch negatives, focal normalised over (video, caption, position) triples);
     # 'own' = each caption with its own video only (official QVHighlights highlight detection: one class, no
     # negatives, focal normalised over (pair, position))
     nms: NmsConfig = field(default_factory=NmsConfig)
 
     def __post_init__(self) -> None:
-        _check_choice("kind", self.kind, TASK_KINDS)
-        _check_choice("box_loss", self.box_loss, BOX_LOSSES)
-        _check_choice("prompt_mode", self.prompt_mode, EVAL_MODES)
-        _check_choice("mr_pairs", self.mr_pairs, MR_PAIRS)
+        check_literals(self)
         ranges = tuple((float(lo), None if hi is None else float(hi)) for lo, hi in self.regression_ranges)
         if not ranges:
             raise ValueError("regression_ranges needs one (lo, hi) pair per pyramid level")
