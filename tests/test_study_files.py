@@ -153,3 +153,18 @@ def test_no_code_cell_is_copied_between_notebooks():
                 continue
             assert source not in seen, f"{path.name} repeats a cell of {seen.get(source)}"
             seen[source] = path.name
+
+
+def test_rendered_notebooks_are_lean_and_show_results():
+    """The executed notebooks tracked in git (what a fresh clone shows) fit 25 MB together, each has outputs, and
+    none prints a warning or a path of the machine that ran it."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    books = [ROOT / p for p in tracked if p.endswith("notebook.ipynb") and (ROOT / p).is_file()]
+    assert sum(p.stat().st_size for p in books) <= 25 * 2**20
+    for path in books:
+        outputs = [o for c in json.loads(path.read_text())["cells"] for o in c.get("outputs", [])]
+        assert outputs, f"{path}: committed without outputs"
+        text = json.dumps(outputs)
+        assert "Warning" not in text and str(ROOT) not in text, f"{path}: a warning or an absolute path in its outputs"
