@@ -160,7 +160,8 @@ def test_rendered_notebooks_are_lean_and_show_results():
     none prints a warning or a path of the machine that ran it."""
     import subprocess
 
-    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
     books = [ROOT / p for p in tracked if p.endswith("notebook.ipynb") and (ROOT / p).is_file()]
     assert sum(p.stat().st_size for p in books) <= 25 * 2**20
     for path in books:
