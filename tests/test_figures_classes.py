@@ -16,9 +16,10 @@ def test_confusion_counts_by_hand():
 
 
 def test_figures_write_pngs(tmp_path):
-    fig = plot_per_class_ap({"red circle": 0.5, "blue star": 0.9}, tmp_path / "ap.png", highlight=["blue star"])
+    aps = {"red circle": 50.0, "blue star": 90.0, "pink square": 0.8}  # percent, as per_class_ap.json holds them
+    fig = plot_per_class_ap(aps, tmp_path / "ap.png", highlight=["blue star"])
     assert isinstance(fig, Figure) and (tmp_path / "ap.png").stat().st_size > 0
     bars = fig.axes[0].patches
-    assert [round(b.get_height(), 1) for b in bars] == [90.0, 50.0]  # best first, percent
+    assert [round(b.get_height(), 1) for b in bars] == [90.0, 50.0, 0.8]  # best first, a small AP stays small
     plot_confusion(confusion_matrix([0, 1], [1, 1], 2), ["background", "step"], tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 0

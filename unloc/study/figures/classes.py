@@ -14,11 +14,12 @@ from unloc.study.figures.figure import finish, new_figure
 
 def plot_per_class_ap(per_class: Mapping[str, float], out_path: str | Path | None = None,
                       highlight: Sequence[str] = (), title: str | None = None) -> Figure:
-    """One bar per class, best first, in percent; `highlight` classes (e.g. unseen ones) drawn in another colour."""
+    """One bar per class, best first; `per_class` maps a class to its AP in percent (as `per_class_ap.json` holds
+    it); `highlight` classes (e.g. unseen ones) are drawn in another colour."""
     if not per_class:
         raise ValueError("plot_per_class_ap needs at least one class")
     names = sorted(per_class, key=lambda n: -float(per_class[n]))
-    values = [100.0 * float(per_class[n]) if float(per_class[n]) <= 1.0 else float(per_class[n]) for n in names]
+    values = [float(per_class[n]) for n in names]
     fig, (ax,) = new_figure(1, panel_size=(max(4.8, 0.45 * len(names)), 3.6))
     marked = set(highlight)
     ax.bar(range(len(names)), values, color=["C1" if n in marked else "C0" for n in names])
