@@ -14,8 +14,15 @@ PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 def _params(tmp_path, clip_pretrain, profiles=None):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"profile": "default", "clip_pretrain": clip_pretrain, "profiles": profiles or {}}))
+    profiles = {"default": {}, **(profiles or {})}
+    path.write_text(yaml.safe_dump({"profile": "default", "clip_pretrain": clip_pretrain, "profiles": profiles}))
     return path
+
+
+def test_an_undefined_profile_is_an_error(tmp_path):
+    """As for stages: a section read under a profile that params.yaml does not define names the profile."""
+    with pytest.raises(ConfigError, match="profile 'typo' is not defined"):
+        study.clip_options(_params(tmp_path, {"train": {}}), "typo")
 
 
 def test_the_study_trains_with_shape_hard_negatives():

@@ -36,15 +36,9 @@ def test_split_runs_join_their_base_stage(runs):
 
 
 def test_the_zero_shot_table_shows_the_mean_over_splits(runs):
-    ours = report.metrics_by_stage(report.pool_split_runs(report.alias_base_runs(runs)))
+    ours = report.metrics_by_stage(report.pool_split_runs(runs))
     table = report.paper_vs_ours(report.PAPER_TABLES, ours)["tal_zero_shot"]
     row = table[(table.our_stage == "tal.zero_shot_75") & (table.metric == "mAP@0.5")].iloc[0]
     assert row.ours_mean == pytest.approx(13.0) and row.ours_n == 3
     assert row.ours_std == pytest.approx(3.6055512, rel=1e-6)  # sample std of 10, 12, 17
     assert row.ours == "13.00 ± 3.61"
-
-
-def test_base_aliases_repeat_the_base_runs(runs):
-    aliased = report.alias_base_runs(runs)
-    loss_iou = aliased[aliased.stage == "ablations.loss_iou"]
-    assert sorted(loss_iou["R1@0.5"]) == [14.0, 16.0] and set(loss_iou.name) == {"loss_iou"}

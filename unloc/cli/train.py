@@ -127,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
         print(dry_run_text(cfg, args.paper), end="")
         return 0
     if problem := missing_init(cfg):  # before any data is read or a process started
-        print(f"unloc train: error: {problem}", file=sys.stderr)
-        return 2
+        raise UsageError(problem)
     from unloc.run.experiment import run_experiment  # lazy: the model and data stacks are heavy
 
     out = Path(args.out) if args.out else Path("runs") / cfg.name

@@ -39,12 +39,6 @@ MR_METRICS = ("R1@0.5", "R1@0.7", "R5@0.5", "R5@0.7", "mIoU")
 ItemMetrics = dict[str, dict[str, float]]  # metric -> {item id -> value}
 
 
-def eval_annotations(cfg: ExperimentConfig) -> tuple[Path, str | None]:
-    """The evaluation annotation file of a run and its split (as `unloc.run.evaluate` scores it)."""
-    source = cfg.data.source("eval")
-    return Path(source.annotations), source.split
-
-
 def _run_config(run: Path) -> ExperimentConfig:
     path = run / "config.yaml"
     if not path.is_file():
@@ -77,7 +71,8 @@ def tal_items(per_class_ap_path: str | Path) -> ItemMetrics:
 
 def seg_items(cfg: ExperimentConfig, pred_path: str | Path) -> ItemMetrics:
     """Per class with a positive frame (its index in the class list): frame AP, whose mean is the run's `mAP`."""
-    gt_path, split = eval_annotations(cfg)
+    source = cfg.data.source("eval")
+    gt_path, split = Path(source.annotations), source.split
     taxonomy = gt_path.parent / "taxonomy_target_action_mapping.csv"
     classes = read_class_list(taxonomy) if taxonomy.is_file() else None
     gt = read_segmentation_ground_truth(gt_path, fps=cfg.data.sampling.fps, split=split, classes=classes)
@@ -95,7 +90,7 @@ def run_task(run_dir: str | Path) -> str:
     cfg = _run_config(Path(run_dir))
     kind = cfg.task.kind
     if kind == "mr":
-        return _MR_TASKS[detect_mr_format(eval_annotations(cfg)[0])]
+        return _MR_TASKS[detect_mr_format(cfg.data.source("eval").annotations)]
     return {"tal": "anet_tal", "seg": "coin"}.get(kind, "pretrain")
 
 
@@ -105,7 +100,7 @@ def item_metrics(run_dir: str | Path) -> ItemMetrics:
     cfg = _run_config(run)
     kind = cfg.task.kind
     if kind == "mr":
-        return mr_items(eval_annotations(cfg)[0], run / "predictions.jsonl")
+        return mr_items(cfg.data.source("eval").annotations, run / "predictions.jsonl")
     if kind == "tal":
         return tal_items(run / "per_class_ap.json")
     if kind == "seg":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unloc.config.params import read_params
+from unloc.config.params import profile_delta, read_params
 from unloc.config.strict import ConfigError, from_dict, merge
 from unloc.train.config import TrainConfig
 
@@ -41,9 +41,7 @@ def section(params_file: str | Path, name: str, profile: str | None) -> dict[str
     params = read_params(params_file)
     if name not in params:
         raise ConfigError(f"params file {params_file} has no section '{name}'")
-    profile = profile if profile is not None else params.get("profile")
-    delta = ((params.get("profiles") or {}).get(profile or "", {}) or {}).get(name) or {}
-    return merge(dict(params[name] or {}), delta)
+    return merge(dict(params[name] or {}), profile_delta(params, profile).get(name) or {})
 
 
 def world_config(params_file: str | Path, profile: str | None) -> WorldConfig:

@@ -4,7 +4,6 @@ figure function returns a matplotlib Figure (Agg canvas) and can save a PNG. Per
 `unloc.study.figures`, so that an edit here reruns only the tables stage.
 """
 
-from unloc.study.report.ablations import default_families, plot_ablation_bars
 from unloc.study.report.effects import Effect, paired_effect, unpaired_effect
 from unloc.study.report.forest import plot_forest
 from unloc.study.report.index import write_index
@@ -12,14 +11,14 @@ from unloc.study.report.io import collect_runs, format_mean_std, metrics_by_stag
 from unloc.study.report.markdown import tables_to_markdown, to_markdown
 from unloc.study.report.paper import ABLATION_FAMILIES, NOT_AVAILABLE, NOT_PRINTED, PAPER_TABLES, build_paper_tables
 from unloc.study.report.paper_numbers import paper_cite, paper_value
-from unloc.study.report.pooling import BASE_ALIASES, alias_base_runs, pool_split_runs
+from unloc.study.report.pooling import pool_split_runs
 from unloc.study.report.tables import paper_vs_ours
 from unloc.study.report.verdicts import CLAIMS, Claim, claim_table
 
 __all__ = [
-    "ABLATION_FAMILIES", "BASE_ALIASES", "CLAIMS", "NOT_AVAILABLE", "NOT_PRINTED", "PAPER_TABLES", "Claim", "Effect",
-    "alias_base_runs", "build_paper_tables", "claim_table", "collect_runs", "default_families",
+    "ABLATION_FAMILIES", "CLAIMS", "NOT_AVAILABLE", "NOT_PRINTED", "PAPER_TABLES", "Claim", "Effect",
+    "build_paper_tables", "claim_table", "collect_runs", "default_families",
     "format_mean_std", "metrics_by_stage", "paired_effect", "paper_cite", "paper_value", "paper_vs_ours",
-    "plot_ablation_bars", "plot_forest", "pool_split_runs", "seed_summary", "tables_to_markdown", "to_markdown",
+    "plot_forest", "pool_split_runs", "seed_summary", "tables_to_markdown", "to_markdown",
     "unpaired_effect", "write_index",
 ]

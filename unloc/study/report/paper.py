@@ -25,7 +25,6 @@ ABLATION_COLUMNS = {"anet_tal": "mAP@0.5", "anet_mr": "R1@0.5", "coin": "mAP"}
 
 _OFFICIAL = "reference/unloc-official.md"
 # family -> title, its paper table, settings (our names = the row keys of that table), the official configs' choice;
-# `paper_conclusion` (the setting the paper prints as best, `paper_best`) is filled in below the registry builder
 ABLATION_FAMILIES: dict[str, dict[str, Any]] = {
     "regression_loss": {
         "title": "ablation of the regression loss (paper §4.2, Table 1)", "table": "1",
@@ -127,17 +126,6 @@ def _printed(cell: tuple[str, str, str]) -> bool:
         return False
 
 
-def paper_best(family: str) -> str | None:
-    """The setting the paper prints as best in every column of the family's table (None if the columns disagree)."""
-    rows = _ablation_table(family)["rows"]
-    best = set()
-    for metric in dict.fromkeys(r["metric"] for r in rows):
-        values = {r["setting"]: r["paper_value"] for r in rows if r["metric"] == metric and r["paper_value"] is not None}
-        if len(values) > 1:
-            best.add(max(values, key=values.get))
-    return best.pop() if len(best) == 1 else None
-
-
 def build_paper_tables() -> dict[str, dict[str, Any]]:
     """The registry: table id -> {title, rows, family (ablation tables only)}, in report order.
 
@@ -193,6 +181,4 @@ def build_paper_tables() -> dict[str, dict[str, Any]]:
     return tables
 
 
-for _family, _spec in ABLATION_FAMILIES.items():
-    _spec["paper_conclusion"] = paper_best(_family)
 PAPER_TABLES = build_paper_tables()

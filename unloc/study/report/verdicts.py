@@ -10,8 +10,8 @@ Tables 2-4 print three columns (ANet TAL mAP@0.5, ANet-Captions MR R1@0.5, COIN 
 the column of the task our runs were scored on, and `same_task` says whether that is the paper's task and dataset
 (Table 1 reports ANet TAL only: a Table 1 family run on moment retrieval is compared with ANet TAL and marked False).
 
-Notebook use (runs from `unloc.study.report.collect_runs`, base runs aliased and zero-shot splits pooled by `unloc.study`):
-    table = report.claim_table(study.pool_split_runs(study.alias_base_runs(runs)))
+Notebook use (runs from `unloc.study.report.collect_runs`, zero-shot splits pooled):
+    table = report.claim_table(report.pool_split_runs(runs))
     report.plot_forest(table, out_path=reports / "forest.png")
 """
 
@@ -166,8 +166,8 @@ def claim_table(runs: pd.DataFrame, claims: Sequence[Claim] = CLAIMS, *, n_resam
     """Every claim's paper direction, our effect with its 95 % interval, and the verdict, one row per claim.
 
     Args:
-        runs: `collect_runs` frame (stage, seed, path, metrics); ablation base runs aliased to the settings they stand
-            for (`study.alias_base_runs`) and zero-shot splits pooled (`study.pool_split_runs`).
+        runs: `collect_runs` frame (stage, seed, path, metrics), zero-shot splits pooled (`pool_split_runs`); each
+            ablation is compared with its task's `ablations.<task>.default` runs.
         claims: the comparisons (default `CLAIMS`: every family of issue 16).
         n_resamples, seed: of the bootstrap.
 
