@@ -64,7 +64,9 @@ def evaluate_tal(cfg, submission: dict, classes: dict, out_dir: Path) -> dict[st
         gt_path = restrict_anet_classes(gt_path, classes["eval"], out_dir / "ground_truth_eval_classes.json")
         # an unseen class with no instance in the split has no AP; its detections cannot be scored, so they are
         # left out of the scored file and counted (the full submission stays in predictions.json)
-        present = {a["label"] for v in json.loads(gt_path.read_text())["database"].values() for a in v["annotations"]}
+        subset = split or "validation"  # labels with an instance in the evaluated subset (not in training videos)
+        present = {a["label"] for v in json.loads(gt_path.read_text())["database"].values()
+                   if v.get("subset") == subset for a in v["annotations"]}
         scored = {vid: [d for d in dets if d["label"] in present] for vid, dets in submission["results"].items()}
         dropped = sum(len(d) for d in submission["results"].values()) - sum(len(d) for d in scored.values())
         pred_path = out_dir / "predictions_scored.json"
