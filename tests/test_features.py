@@ -21,7 +21,7 @@ from unloc.data.features import (
     find_cache,
     load_features,
 )
-from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 SPEC = feature_spec(tower="ViT-B-16", checkpoint="tag:openai", frame_token="cls", sampling=LinspaceSampling(8),

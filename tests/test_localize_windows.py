@@ -8,8 +8,8 @@ import pytest
 import torch
 from videowrite import write_video
 
-from unloc.data.frames import LinspaceSampling
-from unloc.data.task_data import time_map
+from unloc.data.datasets import time_map
+from unloc.data.sampling import LinspaceSampling
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoFile, read_linspace
 from unloc.infer.windows import Candidates, merge_windows, read_window, shift_candidates, window_spans

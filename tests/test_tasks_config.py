@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from unloc.config.strict import ConfigError, from_dict, to_dict
-from unloc.data.task_config import SamplingConfig, SplitSource, TaskDataConfig
+from unloc.data.config import SamplingConfig, SplitSource, TaskDataConfig
 from unloc.tasks import NmsConfig, TaskConfig
 
 

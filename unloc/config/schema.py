@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from unloc.config.strict import to_dict
-from unloc.data.task_config import TaskDataConfig
+from unloc.data.config import TaskDataConfig
 from unloc.model.config import ModelConfig
 from unloc.tasks.config import TaskConfig
 from unloc.train.config import TrainConfig

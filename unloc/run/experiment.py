@@ -28,10 +28,10 @@ from torch import nn
 
 from unloc.config import ExperimentConfig, save_config
 from unloc.config.strict import from_dict, to_dict
-from unloc.data.stage_features import check_cached_tower, ensure_stage_features
-from unloc.data.task_build import build_task_dataset
-from unloc.data.task_loader import eval_batches, train_batches
-from unloc.model.build import build_model
+from unloc.data.build import build_task_dataset, reads_feature_cache
+from unloc.data.datasets import eval_batches, train_batches
+from unloc.data.extract import fill_feature_cache
+from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer
 from unloc.run.evaluate import evaluate_predictions
 from unloc.tasks.inference import build_task, predict_all
@@ -87,6 +87,19 @@ def read_class_names(path: str | Path) -> list[str]:
     return names
 
 
+def check_cached_tower(cfg: ExperimentConfig, model: nn.Module) -> None:
+    """When the stage reads the feature cache, its model's image tower (after the init checkpoint) must be the tower
+    the cache was built with; an UnLoc checkpoint with another image tower would make the cached features wrong."""
+    if not (cfg.init.checkpoint and reads_feature_cache(cfg.data, cfg.model.tower)):
+        return
+    own, ref = model.image_tower.state_dict(), build_image_tower(cfg.model.tower).eval().state_dict()
+    different = [k for k in ref if k not in own or not torch.equal(own[k].cpu(), ref[k].cpu())]
+    if different:
+        raise ValueError(f"the image tower loaded from {cfg.init.checkpoint} differs from the cached tower's weights "
+                         f"({len(different)} tensors, e.g. {different[:2]}): cached features would be wrong; add "
+                         "'image_tower' to init.ignore, or unset data.feature_cache")
+
+
 def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
     kind = cfg.task.kind
     names = read_class_names(cfg.data.classes_file) if cfg.data.classes_file else None
@@ -108,8 +121,8 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
         torch.set_num_threads(cfg.train.num_threads)
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     start = time.perf_counter()
-    if is_main():
-        ensure_stage_features(cfg, progress=progress)
+    if is_main() and reads_feature_cache(cfg.data, cfg.model.tower):  # frozen tower: encode missing videos once
+        fill_feature_cache(cfg.data, cfg.model.tower, build_image_tower(cfg.model.tower).eval(), progress=progress)
     barrier()
     extract_seconds = time.perf_counter() - start
     train_ds, eval_ds = _datasets(cfg, tokenizer)

@@ -120,8 +120,8 @@ def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: in
 def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
     """Predict the evaluation split again with a trained run and a changed task setting (e.g. prompt_mode='ensemble'),
     without retraining; writes predictions and metrics.json into `out_dir`."""
-    from unloc.data.task_build import build_task_dataset
-    from unloc.data.task_loader import eval_batches
+    from unloc.data.build import build_task_dataset
+    from unloc.data.datasets import eval_batches
     from unloc.model.clip_loader import build_tokenizer
 
     _, model, classes = load_run(run_dir)
