@@ -88,8 +88,8 @@ def test_same_training_batches_for_any_number_of_workers(videos):
 
     def run(workers, epoch):
         dataset = TaskDataset.unannotated(FrameDataset(paths, LinspaceSampling(4), TRAIN_TF, seed=7))
-        cfg = TrainConfig(global_batch_size=1, num_workers=workers, seed=1)
-        return [(b.video_ids, b.video) for b in train_batches(dataset, cfg)(epoch)]
+        cfg = TrainConfig(global_batch_size=1, num_workers=workers)
+        return [(b.video_ids, b.video) for b in train_batches(dataset, cfg, seed=1)(epoch)]
 
     serial, parallel = run(0, 2), run(2, 2)
     assert [ids for ids, _ in serial] == [ids for ids, _ in parallel]

@@ -131,8 +131,9 @@ def test_fit_trains_on_task_batches(world, feature_setup, tmp_path):
                             tower=tower)
     task = build_task(TaskConfig(regression_ranges=((0, 4), (4, 8), (8, None))), class_names=ds.class_names,
                       tokenizer=tokenizer())
-    cfg = TrainConfig(epochs=2, global_batch_size=2, base_lr=0.01, warmup_epochs=0, out_dir=str(tmp_path / "run"))
-    history = fit(tiny_model(), task.step, cfg, batches=train_batches(ds, cfg), progress=False)
+    cfg = TrainConfig(epochs=2, global_batch_size=2, base_lr=0.01, warmup_epochs=0)
+    history = fit(tiny_model(), task.step, cfg, out_dir=tmp_path / "run", batches=train_batches(ds, cfg, seed=0),
+                  progress=False)
     assert len(history.steps) == 2 * (len(ds) // 2) and all(np.isfinite(s["loss"]) for s in history.steps)
 
 

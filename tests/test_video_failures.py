@@ -134,7 +134,7 @@ def test_training_on_frames_names_each_replaced_video_once(world, damaged, caplo
     videos, truncated, _ = damaged
     ds = build_task_dataset(data_config(world, videos), "tal", "train", tokenizer=tokenizer())
     cfg = TrainConfig(epochs=2, global_batch_size=1, warmup_epochs=0.0)
-    batches = train_batches(ds, cfg)
+    batches = train_batches(ds, cfg, seed=0)
     with caplog.at_level(logging.WARNING, logger="unloc.data.datasets"):
         for epoch in range(2):
             seen = [video_id for batch in batches(epoch) for video_id in batch.video_ids]

@@ -16,7 +16,7 @@ the number of workers; `set_epoch` changes them per epoch. With `replace_bad` (t
 replaced by the next readable item and reported in the item's `skipped`, so batches keep their size; otherwise
 (evaluation) the `BadVideo` goes to the collate (`unloc.data.collate`), which drops it.
 
-The loaders: `train_batches(dataset, train_cfg)` is the `batches=` factory of `fit`; for each epoch it calls
+The loaders: `train_batches(dataset, train_cfg, seed=)` is the `batches=` factory of `fit`; for each epoch it calls
 `dataset.set_epoch(epoch)` and returns the trainer's own sharded, seeded loader (`unloc.train.batches.make_loader`),
 so the data order stays a pure function of (seed, epoch) and resuming mid-epoch skips the consumed steps; a replaced
 video is named, with the reason, in a warning the first time. `eval_batches` walks a dataset once in order and
@@ -193,8 +193,9 @@ class TaskDataset(Dataset):
         item.labels = torch.nonzero(mask)[:, 0]  # caption index of each window
 
 
-def train_batches(dataset: TaskDataset, cfg: TrainConfig) -> Callable[..., Iterable[TaskBatch]]:
-    """`epoch -> this rank's micro-batches of TaskBatch`, for `fit(..., batches=train_batches(ds, cfg))`.
+def train_batches(dataset: TaskDataset, cfg: TrainConfig, *, seed: int) -> Callable[..., Iterable[TaskBatch]]:
+    """`epoch -> this rank's micro-batches of TaskBatch`, for `fit(..., seed=seed, batches=train_batches(ds, cfg,
+    seed=seed))`; `seed` orders the data, as `fit` would order a dataset.
 
     Steps per epoch are len(dataset) // global_batch_size (the last partial batch is dropped, as official).
     """
@@ -204,8 +205,9 @@ def train_batches(dataset: TaskDataset, cfg: TrainConfig) -> Callable[..., Itera
     def batches(epoch: int, start_step: int = 0) -> _ReportSkipped:
         dataset.set_epoch(epoch)
         info = world_info()
-        return _ReportSkipped(make_loader(dataset, cfg, epoch=epoch, start_step=start_step, rank=info.rank,
-                                          world_size=info.world_size, collate_fn=collate_task), reported)
+        loader = make_loader(dataset, cfg, seed=seed, epoch=epoch, start_step=start_step, rank=info.rank,
+                             world_size=info.world_size, collate_fn=collate_task)
+        return _ReportSkipped(loader, reported)
 
     return batches
 
