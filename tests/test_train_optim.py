@@ -16,7 +16,10 @@ from unloc.train.optim import apply_lr, clip_gradients
 def test_warmup_is_linear_from_zero():
     s = LrSchedule(total_steps=40, warmup_steps=10, kind="constant", base_lr=0.01)
     assert [s.factor(k) for k in (0, 1, 5, 9, 10, 39)] == [0.0, 0.1, 0.5, 0.9, 1.0, 1.0]
-    assert s.lr_at(5) == pytest.approx(0.005)
+    group = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([{"params": [group], "base_lr": 0.02}], lr=0.0)
+    assert apply_lr(optimizer, s, 5) == pytest.approx(0.005)  # the rate of multiplier 1
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01)  # this group's base_lr x the factor
 
 
 def test_cosine_reaches_zero_at_the_end():
