@@ -3,9 +3,10 @@
 Writes `--videos` synthetic mp4s (moving squares, 10 fps, `--seconds` long), builds a random-init open_clip image
 tower (default: a mini-world-sized ViT at 64 px; `--arch ViT-B-16` for the paper's tower at 224 px), saves its weights
 as a local checkpoint and loads them back through `unloc.model.build.build_image_tower`, as `unloc extract-features`
-does. It then times, in one process: an epoch that decodes each video's `--frames` linspace frames in a `ClipLoader`
-and encodes them (what training with a frozen tower does without a cache); the one-off extraction into the cache; and
-an epoch that reads the same features back through `FeatureDataset`. It checks the cached features match the encoded
+does. It then times, in one process: an epoch that decodes each video's `--frames` linspace frames through the
+library's loader (`eval_batches` over a `FrameDataset`) and encodes them (what training with a frozen tower does
+without a cache); the one-off extraction into the cache; and an epoch that reads the same features back through
+`FeatureDataset` and the same loader. It checks the cached features match the encoded
 ones and prints the epoch times, their ratio, and after how many epochs the extraction has paid for itself.
 
 Run: ``python benchmarks/bench_feature_cache.py`` (``--arch ViT-B-16 --frames 16 --videos 4`` for paper scale).
@@ -28,12 +29,12 @@ import torch
 from einops import rearrange
 from videowrite import moving_squares, write_video
 
+from unloc.data.clips import FeatureDataset, FrameDataset
+from unloc.data.datasets import TaskDataset, eval_batches
 from unloc.data.extract import extract_features
-from unloc.data.feature_dataset import FeatureDataset
 from unloc.data.feature_spec import checkpoint_identity, feature_spec
 from unloc.data.features import FeatureCache
-from unloc.data.frames import FrameDataset, LinspaceSampling
-from unloc.data.loader import ClipLoader
+from unloc.data.sampling import LinspaceSampling
 from unloc.data.transforms import FrameTransform, normalize_frames
 from unloc.model.build import build_image_tower
 from unloc.model.clip_loader import create_clip
@@ -86,13 +87,12 @@ def main() -> None:
         transform = FrameTransform(crop_size=size, short_side=min(height, width), mean=tower.mean, std=tower.std)
         pixels = FrameTransform(crop_size=size, short_side=min(height, width), mean=tower.mean, std=tower.std,
                                 normalize=False)
-        frame_loader = ClipLoader(FrameDataset(list(videos.values()), sampling, pixels, video_ids=list(videos)),
-                                  batch_size=2, num_workers=args.workers, persistent_workers=args.workers > 0)
+        decoded = TaskDataset.unannotated(FrameDataset(list(videos.values()), sampling, pixels, video_ids=list(videos)))
 
         def decode_and_encode_epoch() -> dict[str, torch.Tensor]:
             out = {}
             with torch.inference_mode():
-                for batch in frame_loader:
+                for batch in eval_batches(decoded, batch_size=2, num_workers=args.workers):
                     frames = normalize_frames(rearrange(batch.video, "b t c h w -> (b t) c h w"), tower.mean, tower.std)
                     tokens = rearrange(tower(frames), "(b t) d -> b t d", b=len(batch))
                     out.update(zip(batch.video_ids, tokens))
@@ -106,11 +106,11 @@ def main() -> None:
         extract_features(videos, cache, tower, sampling, transform, batch_size=64, num_workers=args.workers,
                          progress=False)
         extract_sec = time.perf_counter() - start
-        feature_loader = ClipLoader(FeatureDataset(cache, list(videos), sampling), batch_size=2)
+        features = TaskDataset.unannotated(FeatureDataset(cache, list(videos), sampling))
 
         def cached_epoch() -> dict[str, torch.Tensor]:
-            return {video_id: tokens for batch in feature_loader for video_id, tokens in zip(batch.video_ids,
-                                                                                             batch.video)}
+            return {video_id: tokens for batch in eval_batches(features, batch_size=2)
+                    for video_id, tokens in zip(batch.video_ids, batch.video)}
 
         cache_sec, cached = timed_epochs(cached_epoch, args.repeats)
         worst = max((cached[v] - encoded[v]).abs().max().item() for v in videos)

@@ -33,7 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from unloc.config.paper import load_paper_config
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
 from unloc.model.config import TINY_ARCH
 from unloc.tasks import build_task

@@ -4,9 +4,10 @@ Writes synthetic H.264 mp4s (moving shapes over a gradient, x264 defaults: keyfr
 sizes: 340x256 (a Kinetics/ActivityNet-like video whose short side is already the official 256) and 64x64 (the
 mini-world). For each it times, on a fresh reader every repeat, reading the official 128 linspace frames and every
 frame, once with one `get_batch` call and once with `vr[i]` per frame, and prints frames/s and the batched /
-frame-by-frame ratio. Then it times `ClipLoader(FrameDataset(...))` epochs (training transform: resize, random crop,
-flip, then CLIP normalisation in the worker or uint8 output) with 0 and 2 workers and prints clips/s, frames/s and the
-ratio to normalised output with 0 workers.
+frame-by-frame ratio. Then it times epochs of the library's loader over a `FrameDataset` (`eval_batches` of
+`TaskDataset.unannotated`; training transform: resize, random crop, flip, then CLIP normalisation in the worker or
+uint8 output) with 0 and 2 workers, started per epoch as the training loader does, and prints clips/s, frames/s and
+the ratio to normalised output with 0 workers.
 
 Run: ``python benchmarks/bench_video.py`` (``--frames`` video length, ``--repeats``, ``--clips`` per epoch).
 """
@@ -26,9 +27,9 @@ import numpy as np
 import torch
 from videowrite import moving_squares, write_video
 
-from unloc.data.frames import FrameDataset, LinspaceSampling
-from unloc.data.loader import ClipLoader
-from unloc.data.sampling import linspace_indices
+from unloc.data.clips import FrameDataset
+from unloc.data.datasets import TaskDataset, eval_batches
+from unloc.data.sampling import LinspaceSampling, linspace_indices
 from unloc.data.transforms import FrameTransform
 
 
@@ -49,14 +50,13 @@ def time_reads(path: Path, idx: np.ndarray, repeats: int) -> tuple[float, float]
 
 
 def time_loader(paths: list[str], transform: FrameTransform, frames: int, workers: int, repeats: int) -> float:
-    """Median seconds per epoch of `ClipLoader` over `paths` (persistent workers; a warm-up epoch is not timed)."""
-    dataset = FrameDataset(paths, LinspaceSampling(frames), transform, decode_threads=1)
-    loader = ClipLoader(dataset, batch_size=2, num_workers=workers, persistent_workers=workers > 0)
+    """Median seconds per epoch of `eval_batches` over `paths` (a warm-up epoch is not timed)."""
+    dataset = TaskDataset.unannotated(FrameDataset(paths, LinspaceSampling(frames), transform, decode_threads=1))
     times = []
     for epoch in range(repeats + 1):
-        loader.set_epoch(epoch)
+        dataset.set_epoch(epoch)
         start = time.perf_counter()
-        count = sum(len(batch) for batch in loader)
+        count = sum(len(batch) for batch in eval_batches(dataset, batch_size=2, num_workers=workers))
         times.append(time.perf_counter() - start)
         assert count == len(paths)
     return statistics.median(times[1:])
@@ -89,7 +89,7 @@ def main() -> None:
                     seconds = time_loader(paths, transform, 128, workers, args.repeats)
                     base = base or seconds
                     output = "float32 normalised" if normalize else "uint8 (normalise on device)"
-                    print(f"ClipLoader, 128-frame clips, crop {crop}, {output:>27}, {workers} workers: "
+                    print(f"eval_batches, 128-frame clips, crop {crop}, {output:>27}, {workers} workers: "
                           f"{args.clips / seconds:6.2f} clips/s {frames_total / seconds:6.0f} frames/s "
                           f"| vs float32 + 0 workers {base / seconds:.2f}x")
 

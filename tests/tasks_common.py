@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
 from unloc.model.config import FusionConfig, HeadConfig, PyramidConfig, tiny
 

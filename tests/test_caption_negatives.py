@@ -103,7 +103,7 @@ def test_dataset_carries_one_fixed_negative_per_pair(pairs_dir):
 
 def test_pretrain_with_hard_negatives_and_a_resnet_tower(pairs_dir, tmp_path):
     cfg = TrainConfig(epochs=2, global_batch_size=16, base_lr=1e-3, optimizer="adamw", lr_multipliers={},
-                      warmup_epochs=0.5, out_dir="ignored")
+                      warmup_epochs=0.5)
     path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=RN_ARCH, negative_groups=[SHAPES],
                                            progress=False)
     assert path.is_file() and len(history.steps) == 2 * (45 // 16)

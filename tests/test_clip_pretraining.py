@@ -244,8 +244,8 @@ def test_overfits_a_fixed_batch(pair_set, tmp_path, action_weight):
     train, _ = make_datasets(pair_set, mini_clip_tower(SMALL_ARCH), clip_model)
     batch = default_collate([train[i] for i in range(8)])
     cfg = TrainConfig(epochs=1, global_batch_size=8, base_lr=3e-3, optimizer="adamw", lr_multipliers={},
-                      warmup_epochs=0.0, schedule="constant", checkpoint_every_epochs=0, out_dir=str(tmp_path))
-    history = fit(model, lambda m, b: m(**b), cfg, batches=lambda epoch: [batch] * 30, progress=False)
+                      warmup_epochs=0.0, schedule="constant", checkpoint_every_epochs=0)
+    history = fit(model, lambda m, b: m(**b), cfg, out_dir=tmp_path, batches=lambda epoch: [batch] * 30, progress=False)
     losses = [s["loss"] for s in history.steps]
     assert len(losses) == 30 and math.isfinite(losses[-1])
     assert losses[-1] < losses[0] / 5
@@ -289,11 +289,11 @@ def test_mini_clip_arch_builds_towers():
 
 def test_pretrain_clip_end_to_end(pairs_dir, tmp_path):
     cfg = TrainConfig(epochs=2, global_batch_size=16, base_lr=1e-3, optimizer="adamw", lr_multipliers={},
-                      warmup_epochs=0.5, out_dir="ignored")
+                      warmup_epochs=0.5)
     path, metrics, history = pretrain_clip(pairs_dir, tmp_path, cfg, arch=SMALL_ARCH, action_weight=0.5,
                                            progress=False)
     assert path == tmp_path / "clip_mini.safetensors" and path.is_file()
-    assert (tmp_path / "train" / "history.jsonl").is_file()  # the trainer's folder moved under out_dir
+    assert (tmp_path / "train" / "history.jsonl").is_file()  # the trainer's folder under out_dir
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert len(history.steps) == 2 * (45 // 16)
     for name in ("i2t_r1", "i2t_r5", "t2i_r1", "t2i_r5", "action_i2t_r1", "probe_top1", "probe_chance"):

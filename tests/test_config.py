@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from unloc.config import ExperimentConfig, load_config, replace
+from unloc.config import ExperimentConfig, load_config, load_run_config, replace, save_config
 from unloc.config.strict import ConfigError
 
 PARAMS = {
@@ -57,3 +57,18 @@ def test_path_variables_follow_the_profile(tmp_path):
     assert load_config("mr", path, profile="smoke").data.video_root == "build/smoke/world/charades_sta/videos"
     with pytest.raises(ConfigError, match="unknown variable"):
         load_config("bad", path)
+
+
+def test_a_run_config_written_before_the_run_values_left_train_still_loads(tmp_path):
+    cfg = replace(ExperimentConfig(), **{"seed": 2, "train.epochs": 3})
+    path = tmp_path / "config.yaml"
+    save_config(cfg, path, run_dir="reports/tal/finetune")
+    assert path.read_text().startswith("# run directory: reports/tal/finetune\n") and load_run_config(path) == cfg
+    old = yaml.safe_load(path.read_text())
+    old["train"].update(seed=0, out_dir="runs/train")  # what runs wrote before: train.seed was the unused default
+    path.write_text(yaml.safe_dump(old))
+    assert load_run_config(path) == cfg
+    old["train"]["sead"] = 1
+    path.write_text(yaml.safe_dump(old))
+    with pytest.raises(ConfigError, match="train.sead"):
+        load_run_config(path)

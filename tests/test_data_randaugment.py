@@ -7,8 +7,8 @@ import torch
 
 from unloc.config.paper import load_paper_config
 from unloc.data import transforms
-from unloc.data.task_build import frame_transform
-from unloc.data.task_config import ImageConfig, TaskDataConfig
+from unloc.data.build import frame_transform
+from unloc.data.config import ImageConfig, TaskDataConfig
 from unloc.data.transforms import GEOMETRIC_OPS, FrameTransform, PhotometricRandAugment, clip_rand_augment
 
 

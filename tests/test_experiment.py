@@ -91,3 +91,20 @@ def test_stage_runs_end_to_end(params, tmp_path, stage, keys):
         caches = list((params.parent / "features").glob("*/manifest.json"))
         assert len(caches) == 1
         assert len(list(caches[0].parent.glob("*.safetensors"))) == 6
+
+
+def test_a_stage_reading_the_cache_refuses_an_init_checkpoint_with_another_image_tower(params):
+    from unloc.config import InitConfig, replace
+    from unloc.model.build import build_model
+    from unloc.run.experiment import check_cached_tower
+
+    cfg = replace(load_config("tal_cached", params), init=InitConfig(checkpoint="pretrained_unloc.safetensors"))
+    model = build_model(cfg.model)  # its image tower holds the cached tower's weights
+    check_cached_tower(cfg, model)
+    check_cached_tower(replace(cfg, init=InitConfig()), model)
+    with torch.no_grad():
+        next(model.image_tower.parameters()).add_(1.0)  # what an UnLoc checkpoint with another tower would load
+    with pytest.raises(ValueError, match="pretrained_unloc.safetensors differs from the cached tower's weights"):
+        check_cached_tower(cfg, model)
+    check_cached_tower(replace(cfg, init=InitConfig()), model)  # no init checkpoint: the tower is the cached one
+    check_cached_tower(replace(cfg, **{"data.feature_cache": None}), model)  # frames are decoded: nothing to check

@@ -13,15 +13,8 @@ import safetensors.torch
 import torch
 
 from unloc.data.feature_spec import checkpoint_identity, feature_key, feature_spec
-from unloc.data.features import (
-    CacheEntryError,
-    CacheMismatchError,
-    FeatureCache,
-    cache_applies,
-    find_cache,
-    load_features,
-)
-from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.features import CacheEntryError, CacheMismatchError, FeatureCache, find_cache
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 SPEC = feature_spec(tower="ViT-B-16", checkpoint="tag:openai", frame_token="cls", sampling=LinspaceSampling(8),
@@ -94,8 +87,8 @@ def test_round_trip_and_manifest(tmp_path):
     assert torch.equal(got.timestamps_sec, times.double()) and torch.equal(got.mask, mask)
     assert torch.equal(got.frame_idx, idx)
     assert (got.video_path, got.duration_sec, got.num_frames, got.fps) == ("/videos/v1.mp4", 4.0, 24, 6.0)
-    loaded = load_features(cache.dir, "v1")
-    assert torch.equal(loaded[0], got.features) and torch.equal(loaded[2], mask)
+    reopened = FeatureCache.open(cache.dir).read("v1")  # the directory alone finds the entry again
+    assert torch.equal(reopened.features, got.features) and torch.equal(reopened.mask, mask)
     assert not list(cache.dir.glob(".*.tmp"))  # the temporary file was renamed away
 
 
@@ -150,7 +143,6 @@ def test_interrupted_write_leaves_no_valid_file(tmp_path, monkeypatch):
         write(cache, "v9")
     monkeypatch.undo()
     assert not cache.path("v9").exists() and not cache.is_valid("v9")
-    assert cache.missing(["v9"]) == ["v9"]
     assert len(list(cache.dir.glob(".v9.safetensors.*.tmp"))) == 1  # only the temporary file, never read
 
 
@@ -185,17 +177,3 @@ def test_find_cache_explains_a_mismatch(tmp_path):
         FeatureCache.create(tmp_path, SPEC)
     with pytest.raises(CacheMismatchError, match="not a feature cache"):
         FeatureCache.open(tmp_path)
-
-
-def test_cache_applies(tmp_path):
-    cache = FeatureCache.create(tmp_path, SPEC)
-    write(cache, "v1")
-    kwargs = {"image_tower_frozen": True, "train_augment": False}
-    assert cache_applies(tmp_path, SPEC, video_ids=["v1"], **kwargs)
-    assert not cache_applies(None, SPEC, **kwargs)
-    assert not cache_applies(tmp_path, SPEC, image_tower_frozen=False, train_augment=False)
-    assert not cache_applies(tmp_path, SPEC, image_tower_frozen=True, train_augment=True)
-    with pytest.raises(CacheMismatchError, match="lacks 1 video"):
-        cache_applies(tmp_path, SPEC, video_ids=["v1", "v2"], **kwargs)
-    with pytest.raises(CacheMismatchError, match="checkpoint"):
-        cache_applies(tmp_path, dict(SPEC, checkpoint="sha256:abc"), **kwargs)

@@ -12,12 +12,12 @@ from torch import nn
 from videowrite import write_video
 
 from unloc.cli import build_parser, main
+from unloc.data.clips import BadVideo, FeatureDataset, FrameDataset
+from unloc.data.datasets import TaskDataset, eval_batches
 from unloc.data.extract import extract_features, find_videos
-from unloc.data.feature_dataset import FeatureDataset
 from unloc.data.feature_spec import feature_spec
 from unloc.data.features import CacheEntryError, FeatureCache
-from unloc.data.frames import BadVideo, FpsSampling, FrameDataset, LinspaceSampling
-from unloc.data.loader import ClipLoader
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 TF = FrameTransform(crop_size=16, short_side=20)
@@ -153,12 +153,14 @@ def test_feature_dataset_windows_match_frame_windows(video_dir, tmp_path):
     features = FeatureDataset(cache, list(good_videos(video_dir)), windows)
     frames = FrameDataset(list(good_videos(video_dir).values()), windows, TF)
     assert features.items == frames.items  # same windows from the cached stream as from the video
-    feat_batch = next(iter(ClipLoader(features, batch_size=len(features))))
-    frame_batch = next(iter(ClipLoader(frames, batch_size=len(frames))))
+    (feat_batch,) = eval_batches(TaskDataset.unannotated(features), batch_size=len(features))
+    (frame_batch,) = eval_batches(TaskDataset.unannotated(frames), batch_size=len(frames))
     assert feat_batch.video.shape == (len(features), 2, 8)
-    assert torch.equal(feat_batch.mask, frame_batch.mask)
+    assert torch.equal(feat_batch.video_mask, frame_batch.video_mask)
     assert torch.allclose(feat_batch.timestamps_sec, frame_batch.timestamps_sec)
-    assert feat_batch.video[~feat_batch.mask].abs().sum() == 0
+    for name in ("duration_sec", "sec_per_unit", "t0_sec", "window_start"):  # the same time map on both paths
+        assert torch.equal(getattr(feat_batch, name), getattr(frame_batch, name)), name
+    assert feat_batch.video[~feat_batch.video_mask].abs().sum() == 0
     with pytest.raises(ValueError, match="does not match the cache"):
         FeatureDataset(cache, ["v0"], LinspaceSampling(4))
 

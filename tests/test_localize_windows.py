@@ -8,10 +8,10 @@ import pytest
 import torch
 from videowrite import write_video
 
-from unloc.data.frames import LinspaceSampling
-from unloc.data.task_data import time_map
+from unloc.data.datasets import time_map
+from unloc.data.sampling import LinspaceSampling, linspace_indices
 from unloc.data.transforms import FrameTransform
-from unloc.data.video import VideoFile, read_linspace
+from unloc.data.video import VideoFile
 from unloc.infer.windows import Candidates, merge_windows, read_window, shift_candidates, window_spans
 from unloc.ops.nms import soft_nms
 from unloc.tasks.config import NmsConfig
@@ -81,6 +81,6 @@ def test_read_window_time_map(small_video):
     assert torch.equal(item.frames, tf(video.read(expected)))
     # the whole video as one window: the evaluation dataset's frames and time map
     t0, whole = read_window(video, (0.0, video.duration_sec), 8, tf)
-    clip = read_linspace(small_video, 8)
+    clip = video.clip(linspace_indices(video.num_frames, 8))
     assert t0 == 0.0 and torch.equal(whole.frames, tf(clip.frames))
     assert whole.sec_per_unit == pytest.approx(time_map(clip, 0, LinspaceSampling(8), 4.0)[0])

@@ -19,7 +19,7 @@ from tasks_common import make_batch, one_thread, video_fields  # noqa: F401  (on
 import unloc.model.build as build_module
 from unloc.config.paper import PAPER_CONFIGS, load_paper_config, nest_dotted, zero_shot_split
 from unloc.config.strict import ConfigError
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.model.build import build_model, build_tokenizer
 from unloc.model.config import tiny
 from unloc.tasks import build_task

@@ -13,7 +13,7 @@ import yaml
 
 from unloc.config.paper import NUM_SPLITS, PAPER_CONFIGS, load_paper_config, zero_shot_dir, zero_shot_split
 from unloc.config.strict import ConfigError
-from unloc.data.task_build import read_class_split
+from unloc.data.build import read_class_split
 from unloc.run.zero_shot import format_summary, main, run_split, summarize_splits
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,10 @@
 """Prompt templates: the 28 Kinetics-700 templates, expansion, random training prompts, evaluation modes."""
 
-import numpy as np
 import pytest
+import torch
 
-from unloc.data.prompts import eval_prompts, expand, load_templates, training_prompts
+from unloc.data.prompts import eval_prompts, expand, load_templates
+from unloc.tasks.prompting import ClassPrompts
 
 CLASSES = ["circle spinning", "star blinking", "square moving left"]
 
@@ -25,15 +26,21 @@ def test_expand():
 
 
 def test_training_prompts_one_random_template_per_class():
-    templates = load_templates()
-    rng = np.random.default_rng(0)
-    draws = [training_prompts(CLASSES, rng) for _ in range(50)]
-    for prompts in draws:
-        assert len(prompts) == len(CLASSES)
-        for cls, prompt in zip(CLASSES, prompts, strict=True):
+    templates, texts = load_templates(), []
+
+    def tokenizer(batch):  # one id per distinct text, so the ids read back as the prompts
+        texts.extend(t for t in batch if t not in texts)
+        return torch.tensor([[texts.index(t)] for t in batch])
+
+    prompts = ClassPrompts(CLASSES, tokenizer)
+    draws = [[texts[int(i)] for i in prompts.train_ids()[:, 0]] for _ in range(50)]
+    for drawn in draws:
+        assert len(drawn) == len(CLASSES)
+        for cls, prompt in zip(CLASSES, drawn, strict=True):
             assert prompt in {expand(cls, t) for t in templates}
     assert len({d[0] for d in draws}) > 10  # varies from step to step
-    assert training_prompts(CLASSES, np.random.default_rng(3)) == training_prompts(CLASSES, np.random.default_rng(3))
+    same = [prompts.train_ids(torch.Generator().manual_seed(3)) for _ in range(2)]
+    assert torch.equal(*same)
 
 
 def test_eval_prompt_modes():

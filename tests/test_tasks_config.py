@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from unloc.config.strict import ConfigError, from_dict, to_dict
-from unloc.data.task_config import SamplingConfig, SplitSource, TaskDataConfig
+from unloc.data.config import SamplingConfig, SplitSource, TaskDataConfig
 from unloc.tasks import NmsConfig, TaskConfig
 
 
@@ -51,8 +51,12 @@ def test_unknown_keys_are_errors_with_a_hint():
 
 
 def test_task_data_config_validation_and_eval_source():
-    with pytest.raises(ValueError, match="mr_items"):
+    with pytest.raises(ConfigError, match=r"TaskDataConfig.mr_items must be one of \['video', 'query'\], got 'caption'"):
         TaskDataConfig(mr_items="caption")
+    with pytest.raises(ConfigError, match="TaskDataConfig.feature_dtype must be one of"):
+        TaskDataConfig(feature_dtype="bfloat16")
+    with pytest.raises(ConfigError, match=r"data.mr_items. must be one of \[.video., .query.\], got .querys."):
+        from_dict(TaskDataConfig, {"mr_items": "querys"}, "data")
     with pytest.raises(ValueError, match="sampling"):
         SamplingConfig(num_frames=1)
     cfg = TaskDataConfig(train=SplitSource("a.json", "training"), eval=SplitSource("", "validation"))

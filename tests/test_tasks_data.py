@@ -12,12 +12,12 @@ import torch
 from tasks_common import one_thread, tiny_model, tokenizer  # noqa: F401
 
 from unloc.cli import main as unloc_main
+from unloc.data.build import build_task_dataset
+from unloc.data.collate import collate_task
+from unloc.data.config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
+from unloc.data.datasets import eval_batches, train_batches
 from unloc.data.formats import read_annotations
 from unloc.data.sampling import fps_sample_times
-from unloc.data.task_batch import collate_task
-from unloc.data.task_build import build_task_dataset
-from unloc.data.task_config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
-from unloc.data.task_loader import eval_batches, train_batches
 from unloc.data.video import VideoFile
 from unloc.model.build import build_image_tower
 from unloc.model.clip_loader import create_clip
@@ -131,8 +131,9 @@ def test_fit_trains_on_task_batches(world, feature_setup, tmp_path):
                             tower=tower)
     task = build_task(TaskConfig(regression_ranges=((0, 4), (4, 8), (8, None))), class_names=ds.class_names,
                       tokenizer=tokenizer())
-    cfg = TrainConfig(epochs=2, global_batch_size=2, base_lr=0.01, warmup_epochs=0, out_dir=str(tmp_path / "run"))
-    history = fit(tiny_model(), task.step, cfg, batches=train_batches(ds, cfg), progress=False)
+    cfg = TrainConfig(epochs=2, global_batch_size=2, base_lr=0.01, warmup_epochs=0)
+    history = fit(tiny_model(), task.step, cfg, out_dir=tmp_path / "run", batches=train_batches(ds, cfg, seed=0),
+                  progress=False)
     assert len(history.steps) == 2 * (len(ds) // 2) and all(np.isfinite(s["loss"]) for s in history.steps)
 
 
@@ -144,8 +145,12 @@ def test_caption_items_per_video_and_per_query(world):
     by_qid = {q.query_id: q for q in ann.queries}
     per_video = build_task_dataset(cfg, "mr", "train", tokenizer=tokenizer())
     assert len(per_video) == len({q.video_id for q in ann.queries})
-    draws = [[per_video[(epoch, i)].query_ids[0] for i in range(len(per_video))] for epoch in range(6)]
-    assert draws[0] == [per_video[(0, i)].query_ids[0] for i in range(len(per_video))]  # deterministic
+    draws = []
+    for epoch in range(6):
+        per_video.set_epoch(epoch)
+        draws.append([per_video[i].query_ids[0] for i in range(len(per_video))])
+    per_video.set_epoch(0)
+    assert draws[0] == [per_video[i].query_ids[0] for i in range(len(per_video))]  # deterministic
     assert len({tuple(d) for d in draws}) > 1  # one random caption per video, redrawn per epoch
     per_query = build_task_dataset(replace(cfg, mr_items="query"), "mr", "train", tokenizer=tokenizer())
     evaluation = build_task_dataset(cfg, "mr", "eval", tokenizer=tokenizer())

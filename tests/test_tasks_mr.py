@@ -6,7 +6,7 @@ import torch
 import torchvision
 from tasks_common import FEATURE_DIM, one_thread, overfit, tiny_model, tokenizer, video_fields  # noqa: F401
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.eval import moment_recall_metrics
 from unloc.ops.assign import assign_targets
 from unloc.tasks import MomentRetrieval, TaskConfig

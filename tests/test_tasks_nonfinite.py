@@ -37,9 +37,9 @@ def test_the_task_returns_a_non_finite_loss_instead_of_raising(kind):
 
 def test_the_trainer_stops_naming_the_step_and_the_terms(tmp_path):
     torch.manual_seed(0)
-    cfg = TrainConfig(epochs=1, global_batch_size=2, warmup_epochs=0.0, out_dir=str(tmp_path))
+    cfg = TrainConfig(epochs=1, global_batch_size=2, warmup_epochs=0.0)
     with pytest.raises(NonFiniteLossError, match=r"^non-finite loss at step 1 \(micro-step 1/1\): .*loss=nan") as err:
-        fit(tiny_model(), _task("tal").step, cfg, batches=lambda epoch: [_nan_batch()], progress=False)
+        fit(tiny_model(), _task("tal").step, cfg, out_dir=tmp_path, batches=lambda epoch: [_nan_batch()], progress=False)
     assert err.value.__cause__ is None  # the trainer's own check, not a loss function's exception
     assert err.value.step == 1 and math.isnan(err.value.components["loss"])
 
@@ -49,8 +49,8 @@ def _one_rank_diverges(out_dir: str) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     batch = _nan_batch(videos=1, nan=world_info().rank == 1)
-    cfg = TrainConfig(epochs=1, global_batch_size=2, world_size=2, warmup_epochs=0.0, out_dir=out_dir)
-    fit(tiny_model(), _task("tal").step, cfg, batches=lambda epoch: [batch], progress=False,
+    cfg = TrainConfig(epochs=1, global_batch_size=2, world_size=2, warmup_epochs=0.0)
+    fit(tiny_model(), _task("tal").step, cfg, out_dir=out_dir, batches=lambda epoch: [batch], progress=False,
         find_unused_parameters=True)
 
 

@@ -32,7 +32,7 @@ def _is_safetensors(path: Path) -> bool:
 
 def _train_one_epoch(tmp_path: Path):
     model = make_toy(0)
-    hist = fit(model, mse_step, toy_config(tmp_path, epochs=1), dataset=NoisyRegression(), progress=False)
+    hist = fit(model, mse_step, toy_config(epochs=1), out_dir=tmp_path, dataset=NoisyRegression(), progress=False)
     return model, hist
 
 

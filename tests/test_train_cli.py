@@ -48,8 +48,13 @@ def test_train_runs_a_stage_with_overrides_and_prints_its_metrics(params, tmp_pa
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((out / "metrics.json").read_text())
     assert 0.0 <= printed["mAP@0.5"] <= 100.0 and printed["train_seconds"] > 0
-    saved = yaml.safe_load((out / "config.yaml").read_text())
+    text = (out / "config.yaml").read_text()
+    saved = yaml.safe_load(text)
     assert (saved["name"], saved["seed"], saved["train"]["epochs"], saved["train"]["base_lr"]) == ("tal", 7, 1, 0.003)
+    assert text.splitlines()[0] == f"# run directory: {out}"  # where it ran; the seed and out dir are not train's
+    assert "seed" not in saved["train"] and "out_dir" not in saved["train"]
+    progress = json.loads(next((out / "train" / "checkpoints").glob("*/progress.json")).read_text())
+    assert (progress["config"]["train"]["seed"], progress["config"]["train"]["out_dir"]) == (7, str(out / "train"))
     steps = [json.loads(line) for line in (out / "train" / "history.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == list(range(1, len(steps) + 1)) and {s["epoch"] for s in steps} == {0}
 
@@ -83,7 +88,7 @@ def test_resume_errors_are_one_line_and_exit_2(params, tmp_path, capsys):
     assert main([*base, "--resume", "--set", "train.epochs=1", "--set", "train.base_lr=0.02", "--set", "seed=3"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("unloc train: error: cannot resume from ")
-    changes = err.split("the config changed: ")[1].rstrip("\n").split("; ")  # train.seed: the trainer's copy of seed
+    changes = err.split("the config changed: ")[1].rstrip("\n").split("; ")  # train.seed: the seed fit stores
     assert changes == ["seed: 0 -> 3", "train.base_lr: 0.01 -> 0.02", "train.seed: 0 -> 3"]
     with pytest.raises(SystemExit) as done:
         main([*base, "--resume", "--resume-or-start"])

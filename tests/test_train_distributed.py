@@ -59,15 +59,15 @@ def test_single_process_helpers():
     assert launch(sum, 1, [1, 2, 3]) == 6
 
 
-def _cfg(out_dir, world_size, accum):
-    return toy_config(out_dir, epochs=2, world_size=world_size, grad_accum_steps=accum, checkpoint_every_epochs=0)
+def _cfg(world_size, accum):
+    return toy_config(epochs=2, world_size=world_size, grad_accum_steps=accum, checkpoint_every_epochs=0)
 
 
 def _rank_entry(out_dir: str) -> dict:
     """Runs on each of 2 spawned ranks: train with DDP, then exercise all_gather_with_grad."""
     info = world_info()
     model = make_toy(0, dropout=0.0)
-    hist = fit(model, mse_step, _cfg(out_dir, 2, 2), dataset=NoisyRegression(jitter=0.0), progress=False)
+    hist = fit(model, mse_step, _cfg(2, 2), out_dir=out_dir, dataset=NoisyRegression(jitter=0.0), progress=False)
     # ranks hold different numbers of rows; each rank's loss weighs every gathered row
     rows = torch.arange(2 + info.rank, dtype=torch.float32).unsqueeze(1).repeat(1, 3) + 10 * info.rank
     rows.requires_grad_(True)
@@ -83,7 +83,7 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     out = launch(_rank_entry, 2, str(tmp_path / "ddp"))
     assert out["main"]
     single = make_toy(0, dropout=0.0)
-    ref = fit(single, mse_step, _cfg(tmp_path / "one", 1, 1), dataset=NoisyRegression(jitter=0.0), progress=False)
+    ref = fit(single, mse_step, _cfg(1, 1), out_dir=tmp_path / "one", dataset=NoisyRegression(jitter=0.0), progress=False)
     for name, value in single.state_dict().items():
         torch.testing.assert_close(out["weights"][name], value, atol=1e-6, rtol=1e-5, msg=name)
     assert [r["step"] for r in out["steps"]] == [r["step"] for r in ref.steps]

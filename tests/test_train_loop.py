@@ -24,7 +24,7 @@ def _run(out_dir, *, kill_at=None, resume=False, **changes):
     seed_everything(0)
     model = make_toy(0)
     seed_everything(7)  # the training generators, distinct from the model init
-    hist = fit(model, mse_step, toy_config(out_dir, **changes), dataset=NoisyRegression(), resume=resume,
+    hist = fit(model, mse_step, toy_config(**changes), out_dir=out_dir, dataset=NoisyRegression(), resume=resume,
                on_step_end=_killer(kill_at), progress=False)
     return model, hist
 
@@ -103,7 +103,7 @@ def test_nan_stops_at_the_step_without_a_nan_checkpoint(tmp_path, bad_key):
 
     model = make_toy(0)
     with pytest.raises(NonFiniteLossError, match=rf"step 3\b.*{bad_key}=nan") as err:
-        fit(model, nan_at_third, toy_config(tmp_path, checkpoint_every_steps=1), dataset=NoisyRegression(),
+        fit(model, nan_at_third, toy_config(checkpoint_every_steps=1), out_dir=tmp_path, dataset=NoisyRegression(),
             progress=False)
     assert err.value.step == 3 and math.isnan(err.value.components[bad_key])
     assert str(err.value).endswith(f"the update was not applied; last checkpoint: {tmp_path / 'checkpoints'}"
@@ -130,7 +130,7 @@ def test_a_loss_function_that_raises_on_nan_is_reported_with_the_step(tmp_path):
     model = make_toy(0)
     with pytest.raises(NonFiniteLossError, match=r"^non-finite loss at step 4 \(micro-step 1/1\): loss term "
                        r"'cls_loss' is not finite\b[^;]*; the update was not applied; no checkpoint written yet$") as err:
-        fit(model, nan_features_at_fourth, toy_config(tmp_path), dataset=NoisyRegression(), progress=False)
+        fit(model, nan_features_at_fourth, toy_config(), out_dir=tmp_path, dataset=NoisyRegression(), progress=False)
     assert err.value.step == 4 and isinstance(err.value.__cause__, FloatingPointError)
     assert [r["step"] for r in read_jsonl(tmp_path / "history.jsonl")] == [1, 2, 3]
 
@@ -142,7 +142,7 @@ def test_non_finite_gradient_stops_too(tmp_path):
         return out
 
     with pytest.raises(NonFiniteLossError, match="gradient norm .* step 1"):
-        fit(make_toy(0), sqrt_of_zero, toy_config(tmp_path), dataset=NoisyRegression(), progress=False)
+        fit(make_toy(0), sqrt_of_zero, toy_config(), out_dir=tmp_path, dataset=NoisyRegression(), progress=False)
     assert latest_checkpoint(tmp_path / "checkpoints") is None
 
 
@@ -152,7 +152,7 @@ def test_history_and_epoch_records(tmp_path):
         return {"mse": 1.0 / (epoch + 1)}
 
     model = make_toy(0)
-    hist = fit(model, mse_step, toy_config(tmp_path, epochs=2), dataset=NoisyRegression(), eval_fn=eval_fn,
+    hist = fit(model, mse_step, toy_config(epochs=2), out_dir=tmp_path, dataset=NoisyRegression(), eval_fn=eval_fn,
                progress=False)
     lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert len(lines) == 10 and [r["step"] for r in lines] == list(range(1, 11))
@@ -173,11 +173,11 @@ def test_frozen_parts_stay_in_eval_mode_and_unchanged(tmp_path):
         modes.append((model.towers.training, model.towers[1].training, model.fusion.training))
         return mse_step(model, batch)
 
-    fit(model, step, toy_config(tmp_path, epochs=1), dataset=NoisyRegression(), progress=False)
+    fit(model, step, toy_config(epochs=1), out_dir=tmp_path, dataset=NoisyRegression(), progress=False)
     assert set(modes) == {(False, False, True)}
     assert torch.equal(model.towers[0].weight, tower_before)
     modes.clear()
-    fit(make_toy(0, freeze_tower=False), step, toy_config(tmp_path, epochs=1), dataset=NoisyRegression(),
+    fit(make_toy(0, freeze_tower=False), step, toy_config(epochs=1), out_dir=tmp_path, dataset=NoisyRegression(),
         frozen_modules=("fusion",), progress=False)
     assert set(modes) == {(True, True, False)}
 
@@ -185,7 +185,7 @@ def test_frozen_parts_stay_in_eval_mode_and_unchanged(tmp_path):
 def test_gradient_accumulation_equals_the_full_batch(tmp_path):
     def run(accum):
         model = make_toy(0, dropout=0.0)
-        fit(model, mse_step, toy_config(tmp_path / str(accum), grad_accum_steps=accum),
+        fit(model, mse_step, toy_config(grad_accum_steps=accum), out_dir=tmp_path / str(accum),
             dataset=NoisyRegression(jitter=0.0), progress=False)
         return model
 
@@ -204,7 +204,7 @@ def test_batch_factory_with_resume(tmp_path):
     def run(out, **kw):
         model = make_toy(0)
         seed_everything(1)
-        fit(model, mse_step, toy_config(out, grad_accum_steps=2, checkpoint_every_steps=2), batches=batches,
+        fit(model, mse_step, toy_config(grad_accum_steps=2, checkpoint_every_steps=2), out_dir=out, batches=batches,
             progress=False, **kw)
         return model
 
@@ -216,9 +216,9 @@ def test_batch_factory_with_resume(tmp_path):
 
 def test_world_size_mismatch_is_explained(tmp_path):
     with pytest.raises(ValueError, match="launch"):
-        fit(make_toy(0), mse_step, toy_config(tmp_path, world_size=2), dataset=NoisyRegression(), progress=False)
+        fit(make_toy(0), mse_step, toy_config(world_size=2), out_dir=tmp_path, dataset=NoisyRegression(), progress=False)
 
 
 def test_too_small_dataset_is_explained(tmp_path):
     with pytest.raises(ValueError, match="cannot fill one global batch of 8"):
-        fit(make_toy(0), mse_step, toy_config(tmp_path), dataset=NoisyRegression(n=5), progress=False)
+        fit(make_toy(0), mse_step, toy_config(), out_dir=tmp_path, dataset=NoisyRegression(n=5), progress=False)

@@ -16,7 +16,10 @@ from unloc.train.optim import apply_lr, clip_gradients
 def test_warmup_is_linear_from_zero():
     s = LrSchedule(total_steps=40, warmup_steps=10, kind="constant", base_lr=0.01)
     assert [s.factor(k) for k in (0, 1, 5, 9, 10, 39)] == [0.0, 0.1, 0.5, 0.9, 1.0, 1.0]
-    assert s.lr_at(5) == pytest.approx(0.005)
+    group = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([{"params": [group], "base_lr": 0.02}], lr=0.0)
+    assert apply_lr(optimizer, s, 5) == pytest.approx(0.005)  # the rate of multiplier 1
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01)  # this group's base_lr x the factor
 
 
 def test_cosine_reaches_zero_at_the_end():
@@ -108,9 +111,9 @@ def test_trainer_applies_clipping_and_multiplied_lr(tmp_path):
     def huge(model, batch):
         return {"loss": mse_step(model, batch)["loss"] * 1e4}
 
-    cfg = toy_config(tmp_path, epochs=1, warmup_epochs=0, schedule="constant", base_lr=0.01,
+    cfg = toy_config(epochs=1, warmup_epochs=0, schedule="constant", base_lr=0.01,
                      lr_multipliers={"fusion": 10.0, "heads": 10.0})
-    hist = fit(model, huge, cfg, dataset=NoisyRegression(n=8), progress=False)
+    hist = fit(model, huge, cfg, out_dir=tmp_path, dataset=NoisyRegression(n=8), progress=False)
     assert hist.steps[0]["grad_norm"] > 100 and hist.steps[0]["lr"] == pytest.approx(0.01)
     deltas = [(model.state_dict()[n] - before[n]) / 0.1 for n in before if not n.startswith("towers")]
     assert torch.cat([d.flatten() for d in deltas]).norm() == pytest.approx(1.0, abs=1e-4)
@@ -134,6 +137,6 @@ def test_config_rejects_bad_values(changes, match):
 def test_config_defaults_are_the_official_recipe():
     cfg = TrainConfig()
     assert (cfg.optimizer, cfg.momentum, cfg.weight_decay, cfg.base_lr) == ("sgd", 0.9, 0.0, 0.01)
-    assert (cfg.global_batch_size, cfg.clip_grad_norm, cfg.precision, cfg.seed) == (64, 1.0, "fp32", 0)
+    assert (cfg.global_batch_size, cfg.clip_grad_norm, cfg.precision) == (64, 1.0, "fp32")
     assert cfg.lr_multipliers == {"fusion": 10.0, "pyramid": 10.0, "heads": 10.0}
     assert TrainConfig(global_batch_size=64, world_size=2, grad_accum_steps=4).micro_batch_size == 8

@@ -25,7 +25,7 @@ def _run(out_dir, *, kill_at=None, resume=False, run_config=RUN_CONFIG, **change
     seed_everything(0)
     model = make_toy(0)
     seed_everything(7)
-    hist = fit(model, mse_step, toy_config(out_dir, **{**EVERY, **changes}), dataset=NoisyRegression(), resume=resume,
+    hist = fit(model, mse_step, toy_config(**{**EVERY, **changes}), out_dir=out_dir, dataset=NoisyRegression(), resume=resume,
                run_config=run_config, on_step_end=_killer(kill_at), progress=False)
     return model, hist
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -48,10 +46,10 @@ def mse_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict
     return {"loss": ((pred - y) ** 2).mean(), "abs_err": (pred - y).abs().mean()}
 
 
-def toy_config(out_dir: Path | str, **changes) -> TrainConfig:
+def toy_config(**changes) -> TrainConfig:
     """Small, fast settings: 40 samples / batch 8 = 5 steps per epoch, 3 epochs, cosine after a 1-epoch warmup."""
     base = {"epochs": 3, "global_batch_size": 8, "base_lr": 0.05, "warmup_epochs": 1.0, "schedule": "cosine",
-            "out_dir": str(out_dir), "lr_multipliers": {"fusion": 2.0, "heads": 2.0}}
+            "lr_multipliers": {"fusion": 2.0, "heads": 2.0}}
     return TrainConfig(**{**base, **changes})
 
 

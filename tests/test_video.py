@@ -16,7 +16,13 @@ from unloc.data.sampling import (
     pad_samples,
     window_starts,
 )
-from unloc.data.video import VideoDecodeError, VideoFile, read_fps_windows, read_linspace
+from unloc.data.video import VideoDecodeError, VideoFile
+
+
+def read_linspace(path, num_samples: int):
+    """`num_samples` frames at floor(linspace) over the whole video, as the clip datasets read them."""
+    video = VideoFile(path)
+    return video.clip(linspace_indices(video.num_frames, num_samples))
 
 
 def pattern(num_frames: int, height: int = 32, width: int = 40) -> np.ndarray:
@@ -91,7 +97,9 @@ def test_read_linspace_pixels_and_timestamps(lossless):
 
 
 def test_fps_windows_pad_last_window(lossless):
-    clips = read_fps_windows(lossless, sample_fps=2.0, window=4)  # 10 samples at 0, .5, ..., 4.5 s
+    video = VideoFile(lossless)
+    idx = video.fps_frame_idx(2.0)  # 10 samples at 0, .5, ..., 4.5 s
+    clips = [video.clip(idx[s:s + 4], pad_to=4, grid_step_sec=0.5) for s in window_starts(len(idx), 4)]
     assert len(clips) == 3
     assert [c.frame_idx.tolist() for c in clips] == [[0, 5, 10, 15], [20, 25, 30, 35], [40, 45, -1, -1]]
     last = clips[-1]
@@ -99,8 +107,8 @@ def test_fps_windows_pad_last_window(lossless):
     assert torch.allclose(last.timestamps_sec, torch.tensor([4.0, 4.5, 5.0, 5.5], dtype=torch.float64), atol=1e-4)
     assert last.frames[2:].sum() == 0
     assert (last.frames[1, 0, 0, 0].int() - 5 * 45).abs() <= 2
-    centre = read_fps_windows(lossless, 2.0, 4, mode="center")
-    assert len(centre) == 1 and centre[0].frame_idx.tolist() == [15, 20, 25, 30]  # start (10 - 4) // 2 = 3
+    start = choose_window_start(len(idx), 4, "center", None)
+    assert start == 3 and video.clip(idx[start:start + 4]).frame_idx.tolist() == [15, 20, 25, 30]  # (10 - 4) // 2
 
 
 def test_variable_rate_fps_sampling(tmp_path):

@@ -14,15 +14,14 @@ from test_experiment import TINY_MODEL
 from torch import nn
 
 from unloc.config import load_config
+from unloc.data.build import build_task_dataset
 from unloc.data.cache_failures import NO_FILE, NOT_EXTRACTED, UNREADABLE, failure_path, missing_reasons
-from unloc.data.extract import extract_features
+from unloc.data.config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
+from unloc.data.datasets import train_batches
+from unloc.data.extract import extract_features, fill_feature_cache
 from unloc.data.feature_spec import feature_spec
 from unloc.data.features import FeatureCache
-from unloc.data.frames import LinspaceSampling
-from unloc.data.stage_features import ensure_stage_features
-from unloc.data.task_build import build_task_dataset
-from unloc.data.task_config import ImageConfig, SamplingConfig, SplitSource, TaskDataConfig
-from unloc.data.task_loader import train_batches
+from unloc.data.sampling import LinspaceSampling
 from unloc.data.transforms import FrameTransform
 from unloc.study.miniworld import SIZES, generate_world
 from unloc.train import TrainConfig
@@ -103,6 +102,7 @@ def test_a_stage_filling_its_cache_names_each_video_it_skips(world, damaged, tmp
     videos, truncated, deleted = damaged
     from safetensors.torch import save_file
 
+    from unloc.model.build import build_image_tower
     from unloc.model.clip_loader import create_clip
     from unloc.model.config import TowerConfig
 
@@ -117,8 +117,10 @@ def test_a_stage_filling_its_cache_names_each_video_it_skips(world, damaged, tmp
         "data": {"train": {"annotations": annotations, "split": None}, "eval": {"split": None},
                  "video_root": str(videos), "feature_cache": str(tmp_path / "features"),
                  "image": {"crop_size": 32, "short_side": 32}, "sampling": {"num_frames": F}}}}))
-    with caplog.at_level(logging.WARNING, logger="unloc.data.stage_features"):
-        reports = ensure_stage_features(load_config("tal", params), progress=False)
+    cfg = load_config("tal", params)
+    with caplog.at_level(logging.WARNING, logger="unloc.data.extract"):
+        reports = fill_feature_cache(cfg.data, cfg.model.tower, build_image_tower(cfg.model.tower).eval(),
+                                     progress=False)
     assert [len(r.failed) for r in reports] == [1, 1]  # the eval role (same videos) tries the unreadable one again
     warnings = [r.getMessage() for r in caplog.records if "could not be encoded" in r.getMessage()]
     assert len(warnings) == 2 and "(eval)" in warnings[1].splitlines()[0]
@@ -132,12 +134,12 @@ def test_training_on_frames_names_each_replaced_video_once(world, damaged, caplo
     videos, truncated, _ = damaged
     ds = build_task_dataset(data_config(world, videos), "tal", "train", tokenizer=tokenizer())
     cfg = TrainConfig(epochs=2, global_batch_size=1, warmup_epochs=0.0)
-    batches = train_batches(ds, cfg)
-    with caplog.at_level(logging.WARNING, logger="unloc.data.task_loader"):
+    batches = train_batches(ds, cfg, seed=0)
+    with caplog.at_level(logging.WARNING, logger="unloc.data.datasets"):
         for epoch in range(2):
             seen = [video_id for batch in batches(epoch) for video_id in batch.video_ids]
             assert len(seen) == len(ds) and annotation_id(truncated) not in seen  # replaced, batches keep their size
-    warnings = [r.getMessage() for r in caplog.records if r.name == "unloc.data.task_loader"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "unloc.data.datasets"]
     assert len(warnings) == 1, warnings  # once per run, not once per epoch
     assert warnings[0].startswith(f"training video {truncated} could not be read and is replaced")
     assert warnings[0].split("so far): ")[1].strip()  # and why

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from unloc.cli.args import existing_dir, existing_file, int_at_least, output_dir, positive_float, torch_device
 from unloc.cli.errors import UsageError
-from unloc.data.extract import VIDEO_SUFFIXES, extract_features, find_videos
+from unloc.data.extract import extract_features, find_videos
 from unloc.data.feature_spec import checkpoint_identity, feature_spec
 from unloc.data.features import FeatureCache
-from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.paths import VIDEO_EXTENSIONS
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 
@@ -63,7 +64,7 @@ def select_videos(args: argparse.Namespace) -> dict[str, str]:
     videos = find_videos(args.videos, args.ids_file)
     if not videos:
         where = f"{args.ids_file} lists no video id" if args.ids_file else \
-            f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {args.videos}"
+            f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in {args.videos}"
         raise UsageError(f"--{'ids-file' if args.ids_file else 'videos'}: {where}")
     return videos
 

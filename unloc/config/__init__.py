@@ -15,7 +15,7 @@ from typing import Any
 
 from unloc.config.paper import resolve_paper_stage
 from unloc.config.params import RESERVED, merge_stage, path_vars, profile_delta, read_params, substitute
-from unloc.config.schema import ExperimentConfig, InitConfig, replace, save_config
+from unloc.config.schema import ExperimentConfig, InitConfig, load_run_config, replace, save_config
 from unloc.config.strict import ConfigError, from_dict, merge, to_dict
 
 
@@ -44,6 +44,6 @@ def load_config(stage: str, params_file: str | Path = "params.yaml", profile: st
 
 
 __all__ = [
-    "RESERVED", "ConfigError", "ExperimentConfig", "InitConfig", "from_dict", "load_config", "merge", "path_vars",
-    "read_params", "replace", "resolve_stage", "save_config", "substitute", "to_dict",
+    "RESERVED", "ConfigError", "ExperimentConfig", "InitConfig", "from_dict", "load_config", "load_run_config", "merge",
+    "path_vars", "read_params", "replace", "resolve_stage", "save_config", "substitute", "to_dict",
 ]

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from unloc.config.strict import to_dict
-from unloc.data.task_config import TaskDataConfig
+from unloc.config.strict import from_dict, to_dict
+from unloc.data.config import TaskDataConfig
 from unloc.model.config import ModelConfig
 from unloc.tasks.config import TaskConfig
 from unloc.train.config import TrainConfig
@@ -74,9 +74,22 @@ def replace(cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg, **flat)
 
 
-def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
-    """Write the resolved config (YAML, or JSON for a .json path) so a run's inputs are tracked."""
+def save_config(cfg: ExperimentConfig, path: str | Path, run_dir: str | Path | None = None) -> None:
+    """Write the resolved config (YAML, or JSON for a .json path) so a run's inputs are tracked; a run's YAML also
+    names the directory it ran in (`run_dir`), in a first comment line, so the file still loads as the config."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_dict(cfg), indent=2) if path.suffix == ".json" else cfg.to_yaml()
+    if path.suffix == ".json":
+        text = json.dumps(to_dict(cfg), indent=2)
+    else:
+        text = (f"# run directory: {run_dir}\n" if run_dir is not None else "") + cfg.to_yaml()
     path.write_text(text)
+
+
+def load_run_config(path: str | Path) -> ExperimentConfig:
+    """A run's config.yaml. Runs written before the seed and the output directory left `TrainConfig` also hold
+    `train.seed` (unused: the run took the top-level seed) and `train.out_dir`; those two keys are dropped."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if isinstance(data, dict) and isinstance(data.get("train"), dict):
+        data = {**data, "train": {k: v for k, v in data["train"].items() if k not in ("seed", "out_dir")}}
+    return from_dict(ExperimentConfig, data, where=str(path))

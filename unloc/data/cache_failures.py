@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from unloc.data.features import FeatureCache, atomic_write_bytes
+from unloc.data.features import FeatureCache, atomic_write_bytes, file_bytes
 from unloc.data.paths import candidate_names, resolve_videos
 
 FAILED_SUFFIX = ".failed.json"
@@ -29,17 +29,10 @@ def failure_path(cache: FeatureCache, video_id: str) -> Path:
     return cache.path(video_id).with_name(f"{video_id}{FAILED_SUFFIX}")
 
 
-def _file_bytes(path: str | os.PathLike) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return -1
-
-
 def record_failure(cache: FeatureCache, video_id: str, video_path: str | os.PathLike, reason: str) -> Path:
     """Remember that `video_path` (cached as `video_id`) could not be read, and why."""
     record = {"video_id": video_id, "video_path": str(video_path), "reason": reason,
-              "video_bytes": _file_bytes(video_path)}
+              "video_bytes": file_bytes(video_path)}
     path = failure_path(cache, video_id)
     atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
@@ -57,7 +50,7 @@ def recorded_failure(cache: FeatureCache, video_id: str) -> tuple[str, str] | No
         video_path, reason, size = record["video_path"], record["reason"], int(record["video_bytes"])
     except (OSError, ValueError, KeyError, TypeError):  # none, or a damaged record: nothing known
         return None
-    if not isinstance(video_path, str) or not isinstance(reason, str) or _file_bytes(video_path) != size:
+    if not isinstance(video_path, str) or not isinstance(reason, str) or file_bytes(video_path) != size:
         return None
     return video_path, reason
 

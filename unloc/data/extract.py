@@ -7,11 +7,19 @@ one atomic cache file per video (`unloc.data.features`). Videos whose cache file
 interrupted run resumes where it stopped. Videos that cannot be decoded, and files whose name cannot be a video id
 (`..mp4`, hidden files), are skipped and listed with the reason in the report; a decoding failure is also remembered
 in the cache (`unloc.data.cache_failures`), so that training can say why a video has no features.
+
+`fill_feature_cache` does this for a task's data config, as a stage does before training (paper §4.3: frozen
+towers): it encodes every video of its training and evaluation annotations that the cache under its root does not hold
+yet, with exactly the spec the dataset builder will look up (`unloc.data.build.feature_spec_of`), so stages sharing a
+tower and sampling share the work. Videos that could not be encoded are skipped and counted (`skip_bad` policy): a
+warning names each one and why (no video file under the root, or the decoder's reason, which the cache also remembers
+for the dataset's report).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,14 +29,17 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
+from unloc.data.build import feature_spec_of, frame_sampling, frame_transform
 from unloc.data.cache_failures import clear_failure, record_failure
+from unloc.data.config import TaskDataConfig
 from unloc.data.features import FeatureCache
-from unloc.data.frames import FpsSampling, LinspaceSampling
-from unloc.data.sampling import linspace_indices
+from unloc.data.formats import read_annotations
+from unloc.data.paths import VIDEO_EXTENSIONS, resolve_videos
+from unloc.data.sampling import FpsSampling, LinspaceSampling, linspace_indices
 from unloc.data.transforms import FrameTransform, normalize_frames
 from unloc.data.video import VideoDecodeError, VideoFile
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+log = logging.getLogger(__name__)
 
 
 class VideoListError(ValueError):
@@ -171,7 +182,7 @@ def find_videos(video_dir: str | os.PathLike, ids_file: str | os.PathLike | None
     """
     found: dict[str, str] = {}
     for path in sorted(Path(video_dir).iterdir()):
-        if path.suffix.lower() in VIDEO_SUFFIXES:
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
             if path.stem in found:
                 raise VideoListError(f"two videos share the id {path.stem!r}: {found[path.stem]} and {path}")
             found[path.stem] = str(path)
@@ -190,3 +201,34 @@ def find_videos(video_dir: str | os.PathLike, ids_file: str | os.PathLike | None
             raise VideoListError(f"{ids_file}:{line_no}: no video named {video_id!r} in {video_dir}")
         chosen[video_id] = found[video_id]
     return chosen
+
+
+def fill_feature_cache(cfg: TaskDataConfig, tower, encode: Callable[[torch.Tensor], torch.Tensor], *,
+                       progress: bool = True) -> list[ExtractReport]:
+    """Encode the videos of both roles (train, eval) that the cache under `cfg.feature_cache` lacks.
+
+    Args:
+        cfg: the task's data config (its `feature_cache` is the cache root).
+        tower: the model's `TowerConfig` (part of the cache key).
+        encode: its image tower, built from the same config (`unloc.model.build.build_image_tower`), in eval mode.
+        progress: tqdm bar.
+
+    Returns:
+        One `ExtractReport` per role.
+    """
+    reports = []
+    for role in ("train", "eval"):
+        sampling = frame_sampling(cfg, role == "train")
+        cache = FeatureCache.create(cfg.feature_cache, feature_spec_of(cfg, tower, sampling))
+        source = cfg.source(role)
+        paths = resolve_videos(list(read_annotations(Path(source.annotations), split=source.split).videos),
+                               Path(cfg.video_root))
+        videos = {Path(path).stem: str(path) for path in paths.found.values()}  # cached under the file's name, as read
+        report = extract_features(videos, cache, encode, sampling, frame_transform(cfg, False), progress=progress)
+        lines = [f"  {video_id}: no video file under {cfg.video_root}" for video_id in paths.missing]
+        lines += [f"  {path}: {reason}" for path, reason in report.failed]
+        if lines:
+            log.warning("%d video(s) of %s (%s) could not be encoded and are skipped:\n%s", len(lines),
+                        source.annotations, role, "\n".join(lines))
+        reports.append(report)
+    return reports

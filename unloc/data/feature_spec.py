@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from unloc.data.frames import FpsSampling, LinspaceSampling
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 FORMAT = "unloc-features"

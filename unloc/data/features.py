@@ -18,7 +18,6 @@ import os
 import re
 import socket
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +63,7 @@ class CachedFeatures:
     fps: float
 
 
-def _file_bytes(path: str | os.PathLike) -> int:
+def file_bytes(path: str | os.PathLike) -> int:
     """Size of a file in bytes; -1 when there is no such file."""
     try:
         return os.stat(path).st_size
@@ -167,7 +166,7 @@ class FeatureCache:
                 "num_samples": str(features.shape[0]), "dim": str(features.shape[1]), "dtype": self.spec["dtype"],
                 "checksum": _checksum(features, timestamps_sec, mask, frame_idx), "video_path": str(video_path),
                 "duration_sec": repr(float(duration_sec)), "video_num_frames": str(int(num_frames)),
-                "video_fps": repr(float(fps)), "video_bytes": str(_file_bytes(video_path))}
+                "video_fps": repr(float(fps)), "video_bytes": str(file_bytes(video_path))}
         tensors = {"features": features, "timestamps_sec": timestamps_sec, "mask": mask, "frame_idx": frame_idx}
         path = self.path(video_id)
         atomic_write_bytes(path, safetensors.torch.save(tensors, metadata=meta))
@@ -202,7 +201,7 @@ class FeatureCache:
         if _checksum(features, *columns) != meta["checksum"]:
             raise CacheEntryError(path, "checksum mismatch (corrupt data)")
         source = meta["video_path"] if video_path is None else video_path
-        now, then = _file_bytes(source), int(meta["video_bytes"])
+        now, then = file_bytes(source), int(meta["video_bytes"])
         if now >= 0 and then >= 0 and now != then:
             raise CacheEntryError(path, f"video {source} changed since extraction ({now} bytes, extracted from {then})")
         return CachedFeatures(features, *columns, meta["video_path"], float(meta["duration_sec"]),
@@ -216,10 +215,6 @@ class FeatureCache:
             return False
         return True
 
-    def missing(self, video_ids: Iterable[str]) -> list[str]:
-        """Ids without a cache file (cheap existence check; `read` validates the contents)."""
-        return [video_id for video_id in video_ids if not self.path(video_id).is_file()]
-
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files left by killed writers on this host (dead pid); returns how many."""
         host, removed = socket.gethostname().split(".")[0], 0
@@ -229,12 +224,6 @@ class FeatureCache:
                 temp.unlink(missing_ok=True)
                 removed += 1
         return removed
-
-
-def load_features(cache_dir: str | os.PathLike, video_id: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(features (t, d), timestamps_sec (t,), mask (t,)) of one video from a cache directory `<root>/<key>`."""
-    entry = FeatureCache.open(cache_dir).read(video_id)
-    return entry.features, entry.timestamps_sec, entry.mask
 
 
 def find_cache(root: str | os.PathLike, spec: dict) -> FeatureCache:
@@ -249,23 +238,3 @@ def find_cache(root: str | os.PathLike, spec: dict) -> FeatureCache:
                  for name in sorted(set(spec) | set(other)) if other.get(name) != spec.get(name)]
         lines.append(f"  {manifest.parent.name}: " + "; ".join(diffs))
     raise CacheMismatchError("\n".join(lines))
-
-
-def cache_applies(root: str | os.PathLike | None, spec: dict, *, image_tower_frozen: bool, train_augment: bool,
-                  video_ids: Iterable[str] = ()) -> bool:
-    """Whether training may read features from the cache instead of decoding and encoding frames.
-
-    True when a cache root is configured, the image tower is frozen (its features never change) and training uses
-    no random augmentation (cached frames are centre crops; the official frozen-tower configs do crop/flip, so this is
-    a deliberate trade); False otherwise. When it would apply but no cache under `root` was built with exactly
-    `spec`, or that cache lacks some of `video_ids`, it raises `CacheMismatchError` saying what differs or is missing,
-    rather than silently falling back to the slow path.
-    """
-    if root is None or not image_tower_frozen or train_augment:
-        return False
-    cache = find_cache(root, spec)
-    missing = cache.missing(video_ids)
-    if missing:
-        raise CacheMismatchError(f"feature cache {cache.dir} lacks {len(missing)} video(s), e.g. {missing[:5]}; "
-                                 "run `unloc extract-features` to complete it")
-    return True

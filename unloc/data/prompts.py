@@ -1,7 +1,8 @@
 """Class names into text prompts with the 28 Kinetics-700 templates of CLIP (paper §3.3 and §4.2, prompt ensembling).
 
-Training draws one random template per class at every step; evaluation uses one fixed template (`first`, or
-`middle` as the official validation loop does) or all 28, whose outputs the caller averages (prompt ensembling).
+Training draws one random template per class at every step (`unloc.tasks.prompting`); evaluation uses one fixed
+template (`first`, or `middle` as the official validation loop does) or all 28, whose outputs the caller averages
+(prompt ensembling).
 The templates ship with the package (`unloc/resources/kinetics700_templates.txt`); a user file of the same
 layout (one template per line, each with exactly one `{}`) can replace them.
 """
@@ -11,8 +12,6 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
 
 EVAL_MODES = ("first", "middle", "ensemble")
 
@@ -51,23 +50,6 @@ def load_templates(path: str | Path | None = None) -> tuple[str, ...]:
 def expand(class_name: str, template: str) -> str:
     """Put a class name into a template: ("circle spinning", "a video of {}.") -> "a video of circle spinning."."""
     return template.replace("{}", class_name)
-
-
-def training_prompts(classes: list[str], rng: np.random.Generator,
-                     templates: tuple[str, ...] | None = None) -> list[str]:
-    """One prompt per class, each with its own random template (drawn afresh at every call).
-
-    Args:
-        classes: q class names.
-        rng: random source.
-        templates: defaults to the packaged ones.
-
-    Returns:
-        q prompts, in class order.
-    """
-    templates = templates or load_templates()
-    picks = rng.integers(0, len(templates), size=len(classes))
-    return [expand(c, templates[int(i)]) for c, i in zip(classes, picks, strict=True)]
 
 
 def eval_prompts(classes: list[str], mode: str = "first",

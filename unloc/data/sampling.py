@@ -3,19 +3,49 @@
 UnLoc feeds the image tower a fixed number of frames spread evenly over the whole untrimmed video (paper §4.1: 128
 frames for temporal action localization and moment retrieval), and for action segmentation a fixed-rate stream cut
 into windows (512 frames; the official COIN config takes one contiguous window). The indices, times and window
-offsets are computed here; `unloc.data.video` decodes the chosen frames, and `pad_samples` pads the last window of
-decoded frames and of cached features alike.
+offsets are computed here, and a sampling is named by `LinspaceSampling` or `FpsSampling`; `unloc.data.video`
+decodes the chosen frames, and `pad_samples` pads the last window of decoded frames and of cached features alike.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
 WindowMode = Literal["all", "random", "center"]
+
+
+@dataclass(frozen=True)
+class LinspaceSampling:
+    """F frames at floor(linspace(0, N-1, F)) over the whole video (128 for TAL / MR in the paper)."""
+
+    num_frames: int = 128
+
+    def __post_init__(self):
+        if self.num_frames < 1:
+            raise ValueError(f"LinspaceSampling.num_frames must be >= 1, got {self.num_frames}")
+
+
+@dataclass(frozen=True)
+class FpsSampling:
+    """Frames at `fps` per second cut into windows of `window` (2 fps and 512 for segmentation).
+
+    `mode`: "all" = one dataset item per consecutive window; "random" / "center" = one window per video, starting
+    anywhere (stride 1, official COIN training) or in the middle (official test).
+    """
+
+    fps: float = 2.0
+    window: int = 512
+    mode: WindowMode = "all"
+
+    def __post_init__(self):
+        if not 0 < self.fps < math.inf or self.window < 1 or self.mode not in ("all", "random", "center"):
+            raise ValueError(f"FpsSampling needs a finite fps > 0, window >= 1 and mode all / random / center, got "
+                             f"{self.fps}, {self.window}, {self.mode!r}")
 
 
 def linspace_indices(num_frames: int, num_samples: int) -> np.ndarray:

@@ -17,13 +17,9 @@ import numpy as np
 import torch
 
 from unloc.data.sampling import (
-    WindowMode,
-    choose_window_start,
     fps_sample_times,
     frames_at_times,
-    linspace_indices,
     pad_samples,
-    window_starts,
 )
 
 _DECORD_ERRORS = (RuntimeError, decord.DECORDError)
@@ -199,34 +195,3 @@ def _short(err: BaseException) -> str:
     """First line of a decord error without its C++ source location prefix."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text.split(": ", 1)[1] if text.startswith("[") and ": " in text else text
-
-
-def read_linspace(path: str | os.PathLike, num_samples: int, num_threads: int = 1) -> Clip:
-    """`num_samples` frames evenly spread over the whole video (official TAL / MR sampling, 128 in the paper)."""
-    video = VideoFile(path, num_threads=num_threads)
-    return video.clip(linspace_indices(video.num_frames, num_samples))
-
-
-def read_fps_windows(path: str | os.PathLike, sample_fps: float, window: int, mode: WindowMode = "all",
-                     generator: torch.Generator | None = None, num_threads: int = 1) -> list[Clip]:
-    """Frames at a fixed rate, cut into windows of `window` samples; the last window is padded and masked.
-
-    Args:
-        path: video file.
-        sample_fps: sampling rate (2 fps for action segmentation).
-        window: W, samples per window (512 for action segmentation).
-        mode: "all" = every consecutive non-overlapping window; "random" / "center" = one window of W samples
-            starting anywhere (stride 1) / in the middle, as the official COIN training / test.
-        generator: RNG for mode "random".
-        num_threads: decoder threads.
-
-    Returns:
-        One `Clip` per window, each with W slots.
-    """
-    video = VideoFile(path, num_threads=num_threads)
-    idx = video.fps_frame_idx(sample_fps)
-    if mode == "all":
-        starts = window_starts(len(idx), window)
-    else:
-        starts = np.array([choose_window_start(len(idx), window, mode, generator)])
-    return [video.clip(idx[s:s + window], pad_to=window, grid_step_sec=1.0 / sample_fps) for s in starts]

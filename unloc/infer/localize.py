@@ -30,11 +30,11 @@ import yaml
 from torch import nn
 
 from unloc.config import ExperimentConfig
+from unloc.data.build import frame_transform
+from unloc.data.clips import FrameDataset
+from unloc.data.datasets import TaskDataset, eval_batches
 from unloc.data.formats import read_annotations
-from unloc.data.frames import FpsSampling, FrameDataset
-from unloc.data.task_build import frame_transform
-from unloc.data.task_data import Entry, TaskDataset
-from unloc.data.task_loader import eval_batches
+from unloc.data.sampling import FpsSampling
 from unloc.data.video import VideoFile
 from unloc.eval.segmentation import predicted_labels
 from unloc.infer.windows import mr_candidates, tal_candidates, window_spans, windowed_predictions
@@ -229,7 +229,7 @@ def _segment(cfg: ExperimentConfig, model: nn.Module, tokenizer, names: list[str
         raise LocalizeError("the 'seg' run samples with linspace (sampling.fps = 0); segmentation needs fps windows")
     clips = FrameDataset([str(video_path)], FpsSampling(sampling.fps, sampling.window, "all"), frame_transform(cfg.data, False),
                          video_ids=["video"], skip_bad=False)
-    dataset = TaskDataset(clips, [Entry(i, "video", 0.0) for i in range(len(clips))], class_names=names)
+    dataset = TaskDataset.unannotated(clips, class_names=names)
     task = build_task(cfg.task, class_names=names, tokenizer=tokenizer)
     stitched = predict_all(task, model, eval_batches(dataset), device=device)["video"]
     scores, times = stitched["scores"], stitched["timestamps_sec"]  # (K, q), (K,)

@@ -23,8 +23,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from unloc.data.collate import TaskBatch, TaskItem, collate_task
 from unloc.data.sampling import linspace_indices
-from unloc.data.task_batch import TaskBatch, TaskItem, collate_task
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoFile
 from unloc.ops.nms import NmsResult

@@ -56,19 +56,6 @@ def tiou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return tiou_with_lengths(a, b, segment_length(a), segment_length(b))
 
 
-def pairwise_tiou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Temporal IoU of every segment of ``a`` with every segment of ``b``.
-
-    Args:
-        a: (..., n, 2) segments; leading axes (e.g. b videos) are batch axes.
-        b: (..., m, 2) segments with the same (or broadcastable) leading axes.
-
-    Returns:
-        (..., n, m) IoU matrix.
-    """
-    return tiou(a.unsqueeze(-2), b.unsqueeze(-3))  # (..., n, 1, 2) x (..., 1, m, 2) -> (..., n, m)
-
-
 def linspace_sec_per_unit(num_stored_frames: int, fps: float, num_sampled: int) -> float:
     """Seconds per sampled-frame unit for ``linspace(0, N-1, F)`` sampling of N stored frames at ``fps``.
 

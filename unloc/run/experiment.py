@@ -5,7 +5,7 @@ earlier UnLoc checkpoint, e.g. video pretraining), the task and its datasets, tr
 `cfg.train.world_size` processes, started here when needed), predicts the evaluation split, evaluates the prediction
 files with `unloc.eval` exactly as `unloc eval` would, and leaves a self-contained run directory:
 
-    out_dir/config.yaml        the resolved ExperimentConfig
+    out_dir/config.yaml        the resolved ExperimentConfig (its seed included; a first comment names out_dir)
     out_dir/model.safetensors  final weights (load with `load_run`)
     out_dir/classes.json       class names of class tasks (training and evaluation lists)
     out_dir/predictions.*      the evaluator input (TAL json, MR jsonl, segmentation npz, pretraining json)
@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
-from unloc.config import ExperimentConfig, save_config
-from unloc.config.strict import from_dict, to_dict
-from unloc.data.stage_features import check_cached_tower, ensure_stage_features
-from unloc.data.task_build import build_task_dataset
-from unloc.data.task_loader import eval_batches, train_batches
-from unloc.model.build import build_model
+from unloc.config import ExperimentConfig, load_run_config, save_config
+from unloc.config.strict import to_dict
+from unloc.data.build import build_task_dataset, reads_feature_cache
+from unloc.data.datasets import eval_batches, train_batches
+from unloc.data.extract import fill_feature_cache
+from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer
 from unloc.run.evaluate import evaluate_predictions
 from unloc.tasks.inference import build_task, predict_all
@@ -87,6 +86,19 @@ def read_class_names(path: str | Path) -> list[str]:
     return names
 
 
+def check_cached_tower(cfg: ExperimentConfig, model: nn.Module) -> None:
+    """When the stage reads the feature cache, its model's image tower (after the init checkpoint) must be the tower
+    the cache was built with; an UnLoc checkpoint with another image tower would make the cached features wrong."""
+    if not (cfg.init.checkpoint and reads_feature_cache(cfg.data, cfg.model.tower)):
+        return
+    own, ref = model.image_tower.state_dict(), build_image_tower(cfg.model.tower).eval().state_dict()
+    different = [k for k in ref if k not in own or not torch.equal(own[k].cpu(), ref[k].cpu())]
+    if different:
+        raise ValueError(f"the image tower loaded from {cfg.init.checkpoint} differs from the cached tower's weights "
+                         f"({len(different)} tensors, e.g. {different[:2]}): cached features would be wrong; add "
+                         "'image_tower' to init.ignore, or unset data.feature_cache")
+
+
 def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
     kind = cfg.task.kind
     names = read_class_names(cfg.data.classes_file) if cfg.data.classes_file else None
@@ -108,23 +120,23 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
         torch.set_num_threads(cfg.train.num_threads)
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     start = time.perf_counter()
-    if is_main():
-        ensure_stage_features(cfg, progress=progress)
+    if is_main() and reads_feature_cache(cfg.data, cfg.model.tower):  # frozen tower: encode missing videos once
+        fill_feature_cache(cfg.data, cfg.model.tower, build_image_tower(cfg.model.tower).eval(), progress=progress)
     barrier()
     extract_seconds = time.perf_counter() - start
     train_ds, eval_ds = _datasets(cfg, tokenizer)
     cfg = with_data_classes(cfg, len(train_ds.class_names))
     if is_main():
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, out / "config.yaml", run_dir=out)
     seed_everything(cfg.seed)
     model, _ = build_run_model(cfg)
     if cfg.init.checkpoint and is_main():
         check_cached_tower(cfg, model)
     task = build_task(cfg.task, class_names=train_ds.class_names, tokenizer=tokenizer,
                       eval_class_names=eval_ds.class_names if cfg.data.class_split else None)
-    train_cfg = replace(cfg.train, out_dir=str(out / "train"), seed=cfg.seed)
     start = time.perf_counter()
-    fit(model, task.step, train_cfg, batches=train_batches(train_ds, train_cfg), resume=resume, progress=progress,
+    fit(model, task.step, cfg.train, out_dir=out / "train", seed=cfg.seed,
+        batches=train_batches(train_ds, cfg.train, seed=cfg.seed), resume=resume, progress=progress,
         run_config=to_dict(cfg))
     train_seconds = time.perf_counter() - start
     if not is_main():
@@ -155,7 +167,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, resume: bool =
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+    save_config(cfg, out / "config.yaml", run_dir=out)
     if cfg.train.world_size > 1 and world_info().world_size == 1:
         result = launch(_train_and_predict, cfg.train.world_size, cfg, str(out), resume, progress)
     else:
@@ -179,7 +191,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[E
     for name in ("config.yaml", "model.safetensors"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} is not a finished unloc run: {name} is missing")
-    cfg = from_dict(ExperimentConfig, yaml.safe_load((run / "config.yaml").read_text()), where=str(run / "config.yaml"))
+    cfg = load_run_config(run / "config.yaml")
     cfg = replace(cfg, model=replace(cfg.model, tower=replace(cfg.model.tower, pretrained=None)))
     model = build_model(cfg.model)
     load_weights(model, run / "model.safetensors", strict=True)

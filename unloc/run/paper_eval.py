@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from unloc.config.paper import extra_eval_sets
-from unloc.data.task_build import build_task_dataset
-from unloc.data.task_config import SplitSource
-from unloc.data.task_loader import eval_batches
+from unloc.data.build import build_task_dataset
+from unloc.data.config import SplitSource
+from unloc.data.datasets import eval_batches
 from unloc.model.clip_loader import build_tokenizer
 from unloc.run.evaluate import evaluate_predictions
 from unloc.run.experiment import load_run

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from unloc.data.build import read_class_split
 from unloc.data.formats import read_annotations
 from unloc.data.records import AnnotationSet
-from unloc.data.task_build import read_class_split
 from unloc.eval.segmentation_inputs import read_class_list, read_segmentation_ground_truth
 from unloc.run.evaluate import eval_annotations, evaluate_predictions
 from unloc.run.experiment import read_class_names

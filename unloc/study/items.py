@@ -20,10 +20,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from unloc.config import ExperimentConfig
-from unloc.config.strict import from_dict
+from unloc.config import ExperimentConfig, load_run_config
 from unloc.eval import moment_recall_metrics
 from unloc.eval.mr_inputs import detect_mr_format, read_mr_ground_truth
 from unloc.eval.mr_submission import read_mr_predictions
@@ -43,7 +41,7 @@ def _run_config(run: Path) -> ExperimentConfig:
     path = run / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{run} is not a finished unloc run: config.yaml is missing")
-    return from_dict(ExperimentConfig, yaml.safe_load(path.read_text()), where=str(path))
+    return load_run_config(path)
 
 
 def mr_items(gt_path: str | Path, pred_path: str | Path) -> ItemMetrics:

@@ -49,7 +49,7 @@ def clip_train_config(params_file: str | Path, profile: str | None) -> tuple[Tra
     arch = read_params(params_file)["common"]["model"]["tower"]["arch"]
     if not isinstance(arch, dict):
         raise ConfigError("common.model.tower.arch must be the two-tower model's config dict for the mini-world")
-    return replace(cfg, out_dir=str(out / "train")), out, arch
+    return cfg, out, arch
 
 
 def clip_options(params_file: str | Path, profile: str | None) -> dict[str, Any]:
@@ -120,8 +120,8 @@ def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: in
 def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
     """Predict the evaluation split again with a trained run and a changed task setting (e.g. prompt_mode='ensemble'),
     without retraining; writes predictions and metrics.json into `out_dir`."""
-    from unloc.data.task_build import build_task_dataset
-    from unloc.data.task_loader import eval_batches
+    from unloc.data.build import build_task_dataset
+    from unloc.data.datasets import eval_batches
     from unloc.model.clip_loader import build_tokenizer
 
     _, model, classes = load_run(run_dir)
@@ -137,6 +137,6 @@ def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str |
     predictions = predict_all(task, model, eval_batches(dataset))
     metrics = evaluate_predictions(cfg, predictions, classes, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
-    save_config(cfg, out / "config.yaml")
+    save_config(cfg, out / "config.yaml", run_dir=out)
     write_item_metrics(out)
     return metrics

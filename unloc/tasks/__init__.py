@@ -1,7 +1,7 @@
 """The UnLoc tasks: targets, losses and predictions for moment retrieval, temporal action localization, action
 segmentation and video pretraining on top of the loss-free model (paper §3-§4; reference/style.md §2.4)."""
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.tasks.action_segmentation import ActionSegmentation, stitch_windows
 from unloc.tasks.base import Task
 from unloc.tasks.config import NmsConfig, TaskConfig

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.ops.assign import frame_labels
 from unloc.ops.losses import segmentation_loss
 from unloc.tasks.prompting import ClassTask

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.model.outputs import HeadOutputs
 from unloc.ops.assign import assign_targets
 from unloc.ops.decode import decode_segments

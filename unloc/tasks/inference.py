@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.tasks.action_segmentation import ActionSegmentation
 from unloc.tasks.base import Task
 from unloc.tasks.config import TaskConfig
@@ -52,7 +52,7 @@ def predict_all(task: Task, model: nn.Module, batches: Iterable[TaskBatch],
     Args:
         task: the task.
         model: the model (put in eval mode here).
-        batches: e.g. `unloc.data.task_loader.eval_batches(dataset)`.
+        batches: e.g. `unloc.data.datasets.eval_batches(dataset)`.
         device: where to run; default the model's device.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device

@@ -23,7 +23,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.ops.segments import sec_to_units, units_to_sec
 from unloc.tasks.base import decode_outputs, kept_rows, localization_step, run_nms
 from unloc.tasks.config import TaskConfig

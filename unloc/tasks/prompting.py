@@ -16,8 +16,8 @@ import torch
 from einops import rearrange, reduce
 from torch import nn
 
+from unloc.data.collate import TaskBatch
 from unloc.data.prompts import eval_prompts, load_templates
-from unloc.data.task_batch import TaskBatch
 from unloc.model.outputs import HeadOutputs
 from unloc.model.towers import TextFeatures
 from unloc.tasks.config import TaskConfig

@@ -6,7 +6,7 @@ averages raw logits and displacements over the evaluation prompts (prompt ensemb
 (position, class) cell with probability >= the NMS score threshold (no pre-NMS top-k, as official), decodes the
 segments in seconds and runs Gaussian Soft-NMS, class-agnostic by default (official `multiclass_nms=False`).
 Zero-shot: train with the seen class names and predict with `eval_class_names` = the unseen ones; the datasets
-relabel their segments into those lists (`unloc.data.task_build`).
+relabel their segments into those lists (`unloc.data.build`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.tasks.base import decode_outputs, kept_rows, localization_step, run_nms
 from unloc.tasks.prompting import ClassTask
 

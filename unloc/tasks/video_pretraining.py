@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unloc.data.task_batch import TaskBatch
+from unloc.data.collate import TaskBatch
 from unloc.model.outputs import HeadOutputs
 from unloc.ops.losses import sigmoid_bce
 from unloc.tasks.prompting import ClassTask

@@ -26,14 +26,15 @@ from unloc.train.sampler import EpochShardSampler
 
 
 def make_loader(
-    dataset: Dataset, cfg: TrainConfig, *, epoch: int, start_step: int = 0, rank: int = 0, world_size: int = 1,
-    collate_fn: Callable | None = None, pin_memory: bool = False,
+    dataset: Dataset, cfg: TrainConfig, *, seed: int, epoch: int, start_step: int = 0, rank: int = 0,
+    world_size: int = 1, collate_fn: Callable | None = None, pin_memory: bool = False,
 ) -> DataLoader:
     """The DataLoader of one epoch for this rank: micro-batches of `cfg.micro_batch_size`, from `start_step` on.
 
     Args:
         dataset: a map-style dataset (`__len__`, `__getitem__`).
-        cfg: global_batch_size, grad_accum_steps, seed, num_workers.
+        cfg: global_batch_size, grad_accum_steps, num_workers.
+        seed: the run's seed (with the epoch, it picks the order and the workers' seeds).
         epoch: 0-based epoch (picks the order).
         start_step: updates of the epoch already done.
         rank: this process's rank.
@@ -45,13 +46,13 @@ def make_loader(
         A DataLoader yielding `(steps_per_epoch - start_step) * grad_accum_steps` micro-batches.
     """
     sampler = EpochShardSampler(
-        len(dataset), global_batch_size=cfg.global_batch_size, seed=cfg.seed, rank=rank, world_size=world_size,
+        len(dataset), global_batch_size=cfg.global_batch_size, seed=seed, rank=rank, world_size=world_size,
         grad_accum_steps=cfg.grad_accum_steps,
     )
     sampler.set_epoch(epoch)
     sampler.set_start_step(start_step)
     workers_seed = torch.Generator()
-    workers_seed.manual_seed(int(np.random.SeedSequence([cfg.seed, epoch]).generate_state(1, np.uint64)[0] >> 1))
+    workers_seed.manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0] >> 1))
     return DataLoader(
         dataset, batch_size=cfg.micro_batch_size, sampler=sampler, num_workers=cfg.num_workers,
         collate_fn=collate_fn, pin_memory=pin_memory, drop_last=False, generator=workers_seed,
@@ -65,6 +66,7 @@ class StepSource:
 
     Args:
         cfg: the training config.
+        seed: the run's seed (orders `dataset`).
         rank: this process's rank.
         world_size: number of processes.
         dataset: map-style dataset; the trainer shards and orders it.
@@ -75,13 +77,13 @@ class StepSource:
     """
 
     def __init__(
-        self, cfg: TrainConfig, *, rank: int, world_size: int, dataset: Dataset | None = None,
+        self, cfg: TrainConfig, *, seed: int, rank: int, world_size: int, dataset: Dataset | None = None,
         collate_fn: Callable | None = None, batches: Callable[..., Iterable] | None = None,
         steps_per_epoch: int | None = None, pin_memory: bool = False,
     ) -> None:
         if (dataset is None) == (batches is None):
             raise ValueError("give fit exactly one of dataset= or batches=")
-        self.cfg, self.rank, self.world_size = cfg, rank, world_size
+        self.cfg, self.seed, self.rank, self.world_size = cfg, seed, rank, world_size
         self.dataset, self.collate_fn, self.batches, self.pin_memory = dataset, collate_fn, batches, pin_memory
         if dataset is not None:
             if steps_per_epoch is not None:
@@ -104,7 +106,7 @@ class StepSource:
         """This rank's updates of `epoch` from `start_step` on, as lists of micro-batches."""
         if self.dataset is not None:
             micro: Iterable = make_loader(
-                self.dataset, self.cfg, epoch=epoch, start_step=start_step, rank=self.rank,
+                self.dataset, self.cfg, seed=self.seed, epoch=epoch, start_step=start_step, rank=self.rank,
                 world_size=self.world_size, collate_fn=self.collate_fn, pin_memory=self.pin_memory,
             )
         elif self._takes_start:

@@ -2,7 +2,7 @@
 
 Every config released with the official Scenic/JAX code shares SGD with momentum 0.9 and no weight decay, a global
 batch of 64, base LR 0.01 with 10x on the fusion transformer and the heads, global-norm clipping at 1.0, float32 and
-seed 0 (reference/unloc-official.md section 4). What varies per config (epochs, warmup, schedule) is given a default
+seed 0, the default seed of `fit` (reference/unloc-official.md section 4). What varies per config (epochs, warmup, schedule) is given a default
 here from QVHighlights-B and changed per stage in params.yaml.
 """
 
@@ -18,7 +18,8 @@ from typing import Any, Literal
 from unloc.schema import check_literals
 
 # dotted config keys a resumed run may change: they alter neither the data order nor the update rule of the steps
-# already done; so may any `num_workers` (loader processes), see `config_changes`
+# already done; so may any `num_workers` (loader processes), see `config_changes`. `train.out_dir` is the run's output
+# directory, which `fit` stores with the train section (as it does the seed, which may not change).
 RESUMABLE_CHANGES = frozenset({f"train.{k}" for k in (
     "epochs", "out_dir", "checkpoint_every_epochs", "checkpoint_every_steps", "keep_checkpoints", "world_size")})
 
@@ -32,7 +33,8 @@ def _official_lr_multipliers() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What `unloc.train.fit` needs to know; model, data and task settings live elsewhere.
+    """What `unloc.train.fit` needs to know; model, data and task settings live elsewhere, and so do the run's own
+    values (its seed and output directory are arguments of `fit`).
 
     A step is one optimizer update over `global_batch_size` samples, summed over ranks and accumulation micro-steps.
     """
@@ -51,13 +53,11 @@ class TrainConfig:
     clip_grad_norm: float = 1.0  # official global-norm clipping; 0 disables it
     precision: Literal["fp32", "bf16"] = "fp32"  # official float32; 'bf16' = autocast on CUDA (on CPU only when fit is asked to)
     grad_accum_steps: int = 1  # micro-steps per update; the global batch stays global_batch_size
-    seed: int = 0  # official; data order is a function of (seed, epoch)
     num_workers: int = 0  # DataLoader workers per rank
     num_threads: int = 0  # intra-op CPU threads (torch.set_num_threads); 0 keeps torch's default (the core count)
     checkpoint_every_epochs: int = 1  # 0: only at the end
     checkpoint_every_steps: int = 0  # 0: off; > 0 also checkpoints mid-epoch (long paper-scale epochs)
     keep_checkpoints: int = 2  # newest checkpoints kept on disk (>= 1)
-    out_dir: str = "runs/train"  # checkpoints/, history.jsonl, epochs.jsonl
     world_size: int = 1  # processes (GPUs); the global batch is split evenly among them
 
     def __post_init__(self) -> None:

@@ -177,7 +177,8 @@ def _check_weights(model: nn.Module, step: int) -> None:
 
 
 def fit(
-    model: nn.Module, step_fn: StepFn, cfg: TrainConfig, *, dataset: Dataset | None = None,
+    model: nn.Module, step_fn: StepFn, cfg: TrainConfig, *, out_dir: str | Path, seed: int = 0,
+    dataset: Dataset | None = None,
     collate_fn: Callable | None = None, batches: Callable[..., Iterable] | None = None,
     steps_per_epoch: int | None = None, resume: bool | Literal["or_start"] = False,
     run_config: dict[str, Any] | None = None, eval_fn: Callable[[nn.Module, int], dict] | None = None,
@@ -194,15 +195,19 @@ def fit(
             DDP `model` is the DDP wrapper: run the trainable computation through `model(...)` (its forward), and
             reach other attributes through `model.module`.
         cfg: the training config; `cfg.world_size` must equal the number of running ranks.
+        out_dir: where the run's checkpoints/, history.jsonl and epochs.jsonl go.
+        seed: the run's seed: the data order of `dataset` is a function of (seed, epoch); stored with the
+            checkpoints (official: 0). With `batches`, the caller orders the data (e.g. with the same seed).
         dataset: map-style training set; the trainer orders, shards and loads it (`make_loader`).
         collate_fn: list of samples -> batch, for `dataset`.
         batches: instead of `dataset`, `epoch -> iterable of this rank's micro-batches` (optional `start_step=`).
         steps_per_epoch: updates per epoch with `batches` (default len(batches(0)) // grad_accum_steps).
-        resume: True: continue from the newest readable checkpoint in `cfg.out_dir` (a corrupt newer one is skipped
+        resume: True: continue from the newest readable checkpoint in `out_dir` (a corrupt newer one is skipped
             with a warning); no checkpoint is a `ResumeError`. "or_start": the same, but without a checkpoint start
             from scratch. False: start from scratch, removing that directory's old checkpoints.
         run_config: the whole run's resolved config (nested, JSON-able, e.g. an experiment config); stored with every
-            checkpoint next to `cfg`, and a resume with a differing one is a `ResumeError` listing the dotted keys.
+            checkpoint next to `cfg` (whose section also records `seed` and `out_dir`), and a resume with a differing
+            one is a `ResumeError` listing the dotted keys.
         eval_fn: (unwrapped model in eval mode, epoch) -> metrics, called on every rank after every epoch under
             no_grad; rank 0's metrics go into the epoch summary as `eval/<name>`.
         on_step_end: (step, record) after every update (and its checkpoint), on every rank.
@@ -229,14 +234,16 @@ def fit(
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     model.to(device)
-    source = StepSource(cfg, rank=info.rank, world_size=info.world_size, dataset=dataset, collate_fn=collate_fn,
-                        batches=batches, steps_per_epoch=steps_per_epoch, pin_memory=device.type == "cuda")
+    source = StepSource(cfg, seed=seed, rank=info.rank, world_size=info.world_size, dataset=dataset,
+                        collate_fn=collate_fn, batches=batches, steps_per_epoch=steps_per_epoch,
+                        pin_memory=device.type == "cuda")
     spe = source.steps_per_epoch
     optimizer = build_optimizer(model, cfg)
     schedule = LrSchedule.from_config(cfg, spe)
-    out_dir = Path(cfg.out_dir)
+    out_dir = Path(out_dir)
     root = out_dir / CHECKPOINT_SUBDIR
-    config = {**{k: v for k, v in (run_config or {}).items() if k != "train"}, "train": cfg.to_dict()}
+    train = {**cfg.to_dict(), "seed": seed, "out_dir": str(out_dir)}  # the run's values, with the trainer's settings
+    config = {**{k: v for k, v in (run_config or {}).items() if k != "train"}, "train": train}
     pos, ckpt, rng_states = ckpt_io.Position(), None, None
     if info.rank == 0:
         ckpt_io.remove_interrupted_writes(root, out_dir)
@@ -257,7 +264,7 @@ def fit(
         _check_weights(model, pos.step)
         pos.elapsed_sec = time.perf_counter() - t_start
         return ckpt_io.write_training_checkpoint(root, model=model, optimizer=optimizer, config=config, pos=pos,
-                                                 steps_per_epoch=spe, seed=cfg.seed, keep=cfg.keep_checkpoints)
+                                                 steps_per_epoch=spe, seed=seed, keep=cfg.keep_checkpoints)
 
     if rng_states is not None:
         ckpt_io.restore_rank_rng(rng_states, ckpt)  # last, so that nothing between here and the first update draws

@@ -96,7 +96,7 @@ class LrSchedule:
         kind: 'constant' | 'cosine' | 'step'.
         drop_steps: for 'step', the factor is multiplied by `gamma` once `step` reaches each of these.
         gamma: the drop factor.
-        base_lr: LR of multiplier 1, so that `lr_at` returns a rate.
+        base_lr: LR of multiplier 1, so that `apply_lr` returns a rate.
     """
 
     total_steps: int
@@ -130,10 +130,6 @@ class LrSchedule:
         if self.kind == "step":
             return warm * self.gamma ** sum(step >= s for s in self.drop_steps)
         raise ValueError(f"unknown LR schedule {self.kind!r}")
-
-    def lr_at(self, step: int) -> float:
-        """LR of the multiplier-1 group for the update that follows `step` completed updates."""
-        return self.base_lr * self.factor(step)
 
 
 def apply_lr(optimizer: torch.optim.Optimizer, schedule: LrSchedule, step: int) -> float:

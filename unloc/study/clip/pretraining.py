@@ -23,7 +23,6 @@ The saved file is the open_clip model's state_dict as safetensors (plus the arch
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import time
@@ -65,12 +64,12 @@ def mini_clip_tower(arch: dict | None = None, pretrained: str | None = None) -> 
     return TowerConfig(arch=arch, pretrained=pretrained, context_length=int(arch["text_cfg"]["context_length"]))
 
 
-def default_train_config(out_dir: str | Path = "runs/clip_mini") -> TrainConfig:
+def default_train_config() -> TrainConfig:
     """AdamW with a cosine schedule and one warmup epoch, sized to train `MINI_CLIP_ARCH` in minutes on 2 CPU cores."""
     return TrainConfig(
         epochs=10, global_batch_size=64, base_lr=2e-3, optimizer="adamw", momentum=0.9, weight_decay=0.1,
         lr_multipliers={}, warmup_epochs=1.0, schedule="cosine", clip_grad_norm=1.0, checkpoint_every_epochs=0,
-        keep_checkpoints=1, out_dir=str(Path(out_dir) / "train"),
+        keep_checkpoints=1,
     )
 
 
@@ -219,14 +218,14 @@ def save_clip(clip_model: nn.Module, out_dir: str | Path, arch: dict) -> Path:
 def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainConfig | None = None,
                   arch: dict | None = None, *, action_weight: float = 0.0,
                   negative_groups: Sequence[Sequence[str]] | None = None, word_weight: float = 0.0,
-                  eval_batch_size: int = 256,
+                  eval_batch_size: int = 256, seed: int = 0,
                   device: str | torch.device | None = None, progress: bool = True) -> tuple[Path, dict[str, float], History]:
     """Train the mini-world CLIP on a pair folder, save it as an open_clip checkpoint and evaluate it on val.
 
     Args:
         pairs_dir: `<world>/pairs` (pairs.jsonl + frames.npz).
         out_dir: receives clip_mini.safetensors, clip_mini.json, metrics.json and the trainer's `train/` folder
-            (`train_cfg.out_dir` is replaced by `out_dir/train`, so one run lives in one folder).
+            (one run lives in one folder).
         train_cfg: optimizer, schedule, batch and epochs (default `default_train_config`).
         arch: open_clip model config dict (default `MINI_CLIP_ARCH`).
         action_weight: weight of the act-caption term; 0 (default) trains on appearance captions only, as CLIP
@@ -237,6 +236,7 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         word_weight: weight of the bag-of-words term (`CAPTION_WORDS` of the appearance caption predicted from the
             appearance frame); 0 (default) leaves it out; not combined with `action_weight` > 0.
         eval_batch_size: pairs per forward pass in the evaluation.
+        seed: the run's seed (weights, data order, random draws).
         device: where to train (default: the trainer's choice, CUDA when available).
         progress: show the trainer's progress bar.
 
@@ -247,8 +247,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
         raise ValueError("negative_groups (hard-negative captions) and action_weight > 0 cannot be combined")
     out_dir = Path(out_dir)
     arch = copy.deepcopy(arch if arch is not None else MINI_CLIP_ARCH)
-    cfg = dataclasses.replace(train_cfg or default_train_config(out_dir), out_dir=str(out_dir / "train"))
-    seed_everything(cfg.seed, deterministic=True)  # bit-identical reruns (see unloc.run.experiment)
+    cfg = train_cfg or default_train_config()
+    seed_everything(seed, deterministic=True)  # bit-identical reruns (see unloc.run.experiment)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     pairs = read_pairs(pairs_dir)
@@ -258,7 +258,8 @@ def pretrain_clip(pairs_dir: str | Path, out_dir: str | Path, train_cfg: TrainCo
                                        CAPTION_WORDS if word_weight > 0 else None)
     model = ClipPretrainer(clip_model, pairs.frames_per_pair, action_weight, word_weight)
     t0 = time.perf_counter()
-    history = fit(model, _pretrainer_step, cfg, dataset=train_set, device=device, progress=progress)
+    history = fit(model, _pretrainer_step, cfg, out_dir=out_dir / "train", seed=seed, dataset=train_set, device=device,
+                  progress=progress)
     train_sec = time.perf_counter() - t0
     model.eval()
     path = save_clip(clip_model, out_dir, arch)

@@ -10,9 +10,9 @@ dataset builders take.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-MR_ITEMS = ("video", "query")
-FEATURE_DTYPES = ("float16", "float32")
+from unloc.schema import check_literals
 
 
 @dataclass(frozen=True)
@@ -75,21 +75,18 @@ class TaskDataConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     feature_cache: str | None = None
-    feature_dtype: str = "float16"  # the cached dtype, part of the cache key (`unloc extract-features --dtype`)
+    feature_dtype: Literal["float16", "float32"] = "float16"  # the cached dtype, part of the cache key (`unloc extract-features --dtype`)
     max_segments: int = 24  # official TAL 24 (the first ones), QVH 12 windows per caption, COIN 28; 0 = no limit
     class_split: str | None = None
     classes_file: str | None = None  # class names, one per line (e.g. Kinetics label_map.txt): the class list of
     # training and evaluation, instead of the classes found in each file
-    mr_items: str = "video"  # MR training items: 'video' (one random caption per video per epoch, official
+    mr_items: Literal["video", "query"] = "video"  # MR training items: 'video' (one random caption per video per epoch, official
     # ANet-Captions) or 'query' (one item per caption, as Charades-STA's 12408 examples)
     skip_bad: bool = True  # undecodable / missing videos are skipped and counted instead of stopping the run
     num_workers: int = 0  # DataLoader workers of the evaluation loader (training uses TrainConfig.num_workers)
 
     def __post_init__(self) -> None:
-        if self.mr_items not in MR_ITEMS:
-            raise ValueError(f"mr_items={self.mr_items!r} is not one of {MR_ITEMS}")
-        if self.feature_dtype not in FEATURE_DTYPES:
-            raise ValueError(f"feature_dtype={self.feature_dtype!r} is not one of {FEATURE_DTYPES}")
+        check_literals(self)
         if self.max_segments < 0 or self.num_workers < 0:
             raise ValueError(f"max_segments and num_workers must be >= 0, got {self.max_segments}, {self.num_workers}")
 
@@ -102,4 +99,4 @@ class TaskDataConfig:
         return self.eval if self.eval.annotations else SplitSource(self.train.annotations, self.eval.split)
 
 
-__all__ = ["FEATURE_DTYPES", "MR_ITEMS", "ImageConfig", "SamplingConfig", "SplitSource", "TaskDataConfig"]
+__all__ = ["ImageConfig", "SamplingConfig", "SplitSource", "TaskDataConfig"]

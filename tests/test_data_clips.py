@@ -1,17 +1,20 @@
-"""FrameDataset + ClipLoader: batch layout, windows, determinism across workers, and skipped-video reports."""
+"""Clip datasets through the library's loaders (`TaskDataset.unannotated` + `eval_batches` / `train_batches`): batch
+layout, windows, determinism across workers, and skipped-video reports."""
 
 import logging
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DistributedSampler
 from videowrite import write_video
 
-from unloc.data.frames import BadVideo, FpsSampling, FrameDataset, LinspaceSampling, item_generator
-from unloc.data.loader import ClipLoader, collate_clips
+from unloc.data.clips import BadVideo, FrameDataset, item_generator
+from unloc.data.collate import collate_task
+from unloc.data.datasets import TaskDataset, eval_batches, train_batches
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import VideoDecodeError
+from unloc.train import TrainConfig
 
 TEST_TF = FrameTransform(crop_size=16, short_side=20)
 TRAIN_TF = FrameTransform(crop_size=16, short_side=20, train=True)
@@ -32,19 +35,24 @@ def videos(tmp_path_factory):
     return paths, str(bad)
 
 
+def batches(clips, batch_size, **kwargs):
+    return list(eval_batches(TaskDataset.unannotated(clips), batch_size=batch_size, **kwargs))
+
+
 def test_linspace_batches(videos):
     paths, _ = videos
-    loader = ClipLoader(FrameDataset(paths, LinspaceSampling(8), TEST_TF), batch_size=2)
-    batches = list(loader)
-    assert [b.video_ids for b in batches] == [["vid0", "vid1"], ["vid2"]]
-    first = batches[0]
+    skipped = []
+    loaded = batches(FrameDataset(paths, LinspaceSampling(8), TEST_TF), 2, skipped=skipped)
+    assert [b.video_ids for b in loaded] == [["vid0", "vid1"], ["vid2"]]
+    first = loaded[0]
     assert first.video.shape == (2, 8, 3, 16, 16) and first.video.dtype == torch.float32
-    assert first.mask.shape == (2, 8) and first.mask.all()
+    assert first.video_mask.shape == (2, 8) and first.video_mask.all()
     # floor(linspace(0, 29, 8)) / 10 fps
     expected = np.floor(np.linspace(0, 29, 8)) / 10
     assert np.allclose(first.timestamps_sec[0].numpy(), expected, atol=1e-3)
-    assert first.duration_sec.tolist() == pytest.approx([3.0, 4.5], abs=1e-3)
-    assert len(loader.report) == 0
+    assert first.duration_sec.tolist() == pytest.approx([3.0, 4.5], abs=1e-3)  # no annotation: the video's own
+    assert first.sec_per_unit.tolist() == pytest.approx([29 / 7 / 10, 44 / 7 / 10])  # (N - 1) / ((F - 1) fps)
+    assert skipped == []
 
 
 def test_fps_windows_all_index_every_window(videos):
@@ -52,9 +60,10 @@ def test_fps_windows_all_index_every_window(videos):
     dataset = FrameDataset(paths, FpsSampling(fps=2.0, window=4, mode="all"), TEST_TF)
     # samples: 6, 9, 12 -> windows [0, 4], [0, 4, 8], [0, 4, 8]
     assert dataset.items == [(0, 0), (0, 4), (1, 0), (1, 4), (1, 8), (2, 0), (2, 4), (2, 8)]
-    batch = next(iter(ClipLoader(dataset, batch_size=8)))
+    (batch,) = batches(dataset, 8)
     assert batch.window_start.tolist() == [0, 4, 0, 4, 8, 0, 4, 8]
-    assert batch.mask.sum(1).tolist() == [4, 2, 4, 4, 1, 4, 4, 4]
+    assert batch.t0_sec.tolist() == [0, 2, 0, 2, 4, 0, 2, 4] and batch.sec_per_unit.tolist() == [0.5] * 8
+    assert batch.video_mask.sum(1).tolist() == [4, 2, 4, 4, 1, 4, 4, 4]
     assert batch.timestamps_sec[1].tolist() == pytest.approx([2.0, 2.5, 3.0, 3.5], abs=1e-3)
     assert batch.video[1, 2:].abs().sum() == 0  # padding frames are zeros
 
@@ -74,32 +83,22 @@ def test_random_and_center_windows(videos):
     assert starts <= set(range(9)) and len(starts) > 3
 
 
-def test_same_output_for_any_number_of_workers(videos):
+def test_same_training_batches_for_any_number_of_workers(videos):
     paths, _ = videos
 
-    def run(workers):
-        dataset = FrameDataset(paths, LinspaceSampling(4), TRAIN_TF, seed=7)
-        loader = ClipLoader(dataset, batch_size=2, shuffle=True, num_workers=workers, seed=1)
-        loader.set_epoch(2)
-        return [(b.video_ids, b.video) for b in loader]
+    def run(workers, epoch):
+        dataset = TaskDataset.unannotated(FrameDataset(paths, LinspaceSampling(4), TRAIN_TF, seed=7))
+        cfg = TrainConfig(global_batch_size=1, num_workers=workers)
+        return [(b.video_ids, b.video) for b in train_batches(dataset, cfg, seed=1)(epoch)]
 
-    serial, parallel = run(0), run(2)
+    serial, parallel = run(0, 2), run(2, 2)
     assert [ids for ids, _ in serial] == [ids for ids, _ in parallel]
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(serial, parallel))
-
-
-def test_persistent_workers_still_change_draws_per_epoch(videos):
-    paths, _ = videos
-    loader = ClipLoader(FrameDataset(paths[:2], LinspaceSampling(4), TRAIN_TF), batch_size=2, num_workers=1,
-                        persistent_workers=True)
-    reference = FrameDataset(paths[:2], LinspaceSampling(4), TRAIN_TF)
-    for epoch in (0, 1, 0):
-        loader.set_epoch(epoch)
-        (batch,) = list(loader)
+    reference = FrameDataset(paths, LinspaceSampling(4), TRAIN_TF, seed=7)
+    for epoch in (2, 1):  # each epoch's loader (in fresh workers) draws that epoch's crops
         reference.set_epoch(epoch)
-        assert torch.equal(batch.video[1], reference[1][2].frames)
-    reference.set_epoch(1)
-    assert not torch.equal(batch.video[1], reference[1][2].frames)
+        for ids, video in run(1, epoch):
+            assert torch.equal(video[0], reference[reference.video_ids.index(ids[0])][2].frames)
 
 
 def test_epochs_change_random_draws(videos):
@@ -116,23 +115,25 @@ def test_epochs_change_random_draws(videos):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_skip_bad_reports_the_file_at_epoch_end(videos, workers, caplog):
+def test_skip_bad_reports_the_file_at_the_end(videos, workers, caplog):
     paths, bad = videos
     dataset = FrameDataset([paths[0], bad, paths[1]], LinspaceSampling(4), TEST_TF, skip_bad=True)
-    loader = ClipLoader(dataset, batch_size=2, num_workers=workers)
-    with caplog.at_level(logging.WARNING, logger="unloc.data.loader"):
-        ids = [video_id for batch in loader for video_id in batch.video_ids]
+    skipped = []
+    with caplog.at_level(logging.WARNING, logger="unloc.data.datasets"):
+        ids = [video_id for batch in batches(dataset, 2, num_workers=workers, skipped=skipped)
+               for video_id in batch.video_ids]
     assert ids == ["vid0", "vid1"]
-    assert loader.report.paths == [bad]
+    assert [s.path for s in skipped] == [bad]
     assert bad in caplog.text and "1 video(s) skipped" in caplog.text
 
 
 def test_all_bad_batch_is_not_yielded_but_reported(videos):
     paths, bad = videos
-    loader = ClipLoader(FrameDataset([bad, bad, paths[0]], LinspaceSampling(4), TEST_TF, skip_bad=True),
-                        batch_size=2)
-    assert [b.video_ids for b in loader] == [["vid0"]]
-    assert loader.report.paths == [bad, bad]
+    skipped = []
+    loaded = batches(FrameDataset([bad, bad, paths[0]], LinspaceSampling(4), TEST_TF, skip_bad=True), 2,
+                     skipped=skipped)
+    assert [b.video_ids for b in loaded] == [["vid0"]]
+    assert [s.path for s in skipped] == [bad, bad]
 
 
 def test_skip_bad_with_window_index(videos):
@@ -146,34 +147,9 @@ def test_skip_bad_with_window_index(videos):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_without_skip_the_error_names_the_file(videos, workers):
     paths, bad = videos
-    loader = ClipLoader(FrameDataset([paths[0], bad], LinspaceSampling(4), TEST_TF), batch_size=1,
-                        num_workers=workers)
     # in a worker, torch re-raises with the original message (as a RuntimeError when the type needs two arguments)
     with pytest.raises(RuntimeError, match="broken.mp4"):
-        list(loader)
-
-
-def test_distributed_sampler_splits_the_videos(videos):
-    paths, _ = videos
-    dataset = FrameDataset(paths + paths[:1], LinspaceSampling(4), TEST_TF)
-    seen = []
-    for rank in range(2):
-        sampler = DistributedSampler(dataset, num_replicas=2, rank=rank, shuffle=True, seed=3)
-        loader = ClipLoader(dataset, batch_size=4, sampler=sampler)
-        loader.set_epoch(1)
-        assert sampler.epoch == 1
-        seen += [video_id for batch in loader for video_id in batch.video_ids]
-    assert sorted(seen) == ["vid0", "vid0", "vid1", "vid2"]
-
-
-def test_batch_moves_between_devices(videos):
-    paths, _ = videos
-    batch = next(iter(ClipLoader(FrameDataset(paths[:2], LinspaceSampling(4), TEST_TF), batch_size=2)))
-    moved = batch.to("meta")
-    assert moved.video.device.type == "meta" and moved.mask.device.type == "meta"
-    assert moved.video_ids == batch.video_ids and batch.video.device.type == "cpu"
-    if torch.cuda.is_available():
-        assert batch.pin_memory().video.is_pinned()
+        batches(FrameDataset([paths[0], bad], LinspaceSampling(4), TEST_TF), 1, num_workers=workers)
 
 
 def test_unexpected_errors_name_the_file_too(videos):
@@ -188,8 +164,8 @@ def test_unexpected_errors_name_the_file_too(videos):
         dataset[0]
 
 
-def test_collate_and_loader_guards():
-    empty = collate_clips([BadVideo("a.mp4", "x")])
+def test_collate_and_dataset_guards():
+    empty = collate_task([BadVideo("a.mp4", "x")])
     assert len(empty) == 0 and empty.skipped == [BadVideo("a.mp4", "x")]
     with pytest.raises(ValueError, match="video ids"):
         FrameDataset(["a.mp4"], LinspaceSampling(4), TEST_TF, video_ids=["a", "b"])

@@ -2,9 +2,10 @@
 
 `build_task_dataset(cfg, kind, role)` reads the annotation source of the role, chooses the task's classes (the file's,
 a given list matched by name, or one side of a zero-shot split), caps segments, finds each video's file (or cache
-entry), and wraps the clip dataset of the configured sampling. Everything left out is counted in the dataset's
-`report` (and logged): videos without a file, undecodable later (`TaskBatch.skipped`), segments of other classes,
-segments past `max_segments`, videos left without any segment of the chosen classes, captions without windows.
+entry), and wraps the clip dataset of the configured sampling (`frame_sampling`, `frame_transform`; with a frozen image
+tower and `feature_cache`, the cache of `feature_spec_of`). Everything left out is counted in the dataset's `report`
+(and logged): videos without a file, undecodable later (`TaskBatch.skipped`), segments of other classes, segments
+past `max_segments`, videos left without any segment of the chosen classes, captions without windows.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unloc.data.cache_failures import missing_reasons
-from unloc.data.feature_dataset import FeatureDataset
+from unloc.data.clips import FeatureDataset, FrameDataset
+from unloc.data.config import TaskDataConfig
+from unloc.data.datasets import DataReport, Entry, TaskDataset, Tokenizer
 from unloc.data.feature_spec import checkpoint_identity, feature_spec
 from unloc.data.features import FeatureCache, find_cache
 from unloc.data.formats import read_annotations
-from unloc.data.frames import FpsSampling, FrameDataset, LinspaceSampling
 from unloc.data.paths import candidate_names, resolve_videos
 from unloc.data.records import AnnotationSet, Query
-from unloc.data.task_config import TaskDataConfig
-from unloc.data.task_data import DataReport, Entry, TaskDataset, Tokenizer
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.transforms import FrameTransform
 
 log = logging.getLogger(__name__)
-CLASS_KINDS = ("tal", "seg", "video_pretrain")
-KINDS = CLASS_KINDS + ("mr",)
+KINDS = ("tal", "seg", "video_pretrain", "mr")
 
 
 def read_class_split(path: str | Path, side: str) -> list[str]:
@@ -100,6 +100,7 @@ def _query_entries(ann: AnnotationSet, train: bool, per_query: bool, max_segment
 
 
 def frame_sampling(cfg: TaskDataConfig, train: bool) -> LinspaceSampling | FpsSampling:
+    """Linspace frames, or fixed-rate windows (training: one random window per video; evaluation: every window)."""
     s = cfg.sampling
     if s.fps > 0:
         return FpsSampling(fps=s.fps, window=s.window, mode="random" if train else "all")
@@ -107,12 +108,26 @@ def frame_sampling(cfg: TaskDataConfig, train: bool) -> LinspaceSampling | FpsSa
 
 
 def frame_transform(cfg: TaskDataConfig, train: bool) -> FrameTransform:
+    """The preprocessing of a role: random crop, flip and augmentation in training, centre crop otherwise."""
     image = cfg.image
     return FrameTransform(crop_size=image.crop_size, short_side=image.short_side, train=train,
                           flip_prob=image.flip_prob, scale_jitter=image.scale_jitter, rand_augment=image.rand_augment)
 
 
-def open_feature_cache(cfg: TaskDataConfig, tower, sampling) -> FeatureCache:
+def reads_feature_cache(cfg: TaskDataConfig, tower) -> bool:
+    """True when the datasets read cached image-tower tokens instead of frames: a cache is named and the image tower
+    (a `TowerConfig`; None = the cache directory alone decides) is frozen."""
+    return cfg.feature_cache is not None and (tower is None or tower.freeze_image)
+
+
+def feature_spec_of(cfg: TaskDataConfig, tower, sampling: LinspaceSampling | FpsSampling) -> dict:
+    """The spec of the features `tower` (a `TowerConfig`) gives for `sampling` and the test-time transform."""
+    return feature_spec(tower=tower.arch, checkpoint=checkpoint_identity(tower.pretrained),
+                        frame_token=tower.frame_token, sampling=sampling, transform=frame_transform(cfg, False),
+                        dtype=cfg.feature_dtype)
+
+
+def _open_feature_cache(cfg: TaskDataConfig, tower, sampling) -> FeatureCache:
     """The cache `cfg.feature_cache` names: a directory with manifest.json, or the cache under that root whose spec
     matches `tower` (a `TowerConfig`), the sampling and the test-time transform (`CacheMismatchError` otherwise)."""
     root = Path(cfg.feature_cache)
@@ -120,10 +135,7 @@ def open_feature_cache(cfg: TaskDataConfig, tower, sampling) -> FeatureCache:
         return FeatureCache.open(root)
     if tower is None:
         raise ValueError(f"{root} is a cache root: pass the model's TowerConfig to find the matching cache")
-    spec = feature_spec(tower=tower.arch, checkpoint=checkpoint_identity(tower.pretrained),
-                        frame_token=tower.frame_token, sampling=sampling, transform=frame_transform(cfg, False),
-                        dtype=cfg.feature_dtype)
-    return find_cache(root, spec)
+    return find_cache(root, feature_spec_of(cfg, tower, sampling))
 
 
 def _locate(ids: list[str], cfg: TaskDataConfig, cache: FeatureCache | None) -> dict[str, str]:
@@ -173,8 +185,7 @@ def build_task_dataset(cfg: TaskDataConfig, kind: str, role: str, *, tokenizer: 
         mapping = _class_index(ann, names, cfg.class_split, report)
         entries = _class_entries(ann, mapping, class_names is not None, cfg.max_segments, report)
     sampling = frame_sampling(cfg, train)
-    use_cache = cfg.feature_cache is not None and (tower is None or tower.freeze_image)
-    cache = open_feature_cache(cfg, tower, sampling) if use_cache else None
+    cache = _open_feature_cache(cfg, tower, sampling) if reads_feature_cache(cfg, tower) else None
     found = _locate([e.video_id for e in entries], cfg, cache)
     missing = [e.video_id for e in entries if e.video_id not in found]
     if missing and not cfg.skip_bad:
@@ -210,4 +221,5 @@ def _attach(entries: list[Entry], order: list[str], clips) -> list[Entry]:
             for entry in entries for index in items_of[number[entry.video_id]]]
 
 
-__all__ = ["CLASS_KINDS", "KINDS", "build_task_dataset", "open_feature_cache", "read_class_split"]
+__all__ = ["KINDS", "build_task_dataset", "feature_spec_of", "frame_sampling", "frame_transform", "read_class_split",
+           "reads_feature_cache"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unloc.data.frames import BadVideo
+from unloc.data.clips import BadVideo
 
 
 @dataclass

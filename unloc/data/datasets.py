@@ -1,8 +1,9 @@
 """Task datasets: sampled clips (decoded frames or cached features) joined with their annotations (paper §4.1).
 
-A `TaskDataset` wraps a clip dataset (`FrameDataset` or `FeatureDataset`, which decode or read, transform, cut fps
-windows and turn unreadable videos into `BadVideo`) and a list of `Entry`s (what each item annotates). Each item is a
-`TaskItem` whose segments are already in level-0 sampled-frame units of its own clip:
+A `TaskDataset` wraps a clip dataset (`unloc.data.clips`: `FrameDataset` or `FeatureDataset`, which decode or read,
+transform, cut fps windows and turn unreadable videos into `BadVideo`) and a list of `Entry`s (what each item
+annotates; `unloc.data.build` makes both from a `TaskDataConfig`). Each item is a `TaskItem` whose segments are
+already in level-0 sampled-frame units of its own clip:
 
 - linspace sampling of F frames: sec_per_unit = (N - 1) / ((F - 1) fps) with the video's real frame count N and
   frame rate as the decoder reports them (the feature cache stores the same N and fps, so both paths agree), t0 = 0;
@@ -11,27 +12,38 @@ windows and turn unreadable videos into `BadVideo`) and a list of `Entry`s (what
 
 Moment-retrieval items carry tokenized captions and their windows in seconds; training items per video draw one
 caption per epoch (official `train_max_num_captions=1`). Random draws depend only on (seed, epoch, index), whatever
-the number of workers; `set_epoch` (done by `unloc.data.task_loader.train_batches`) changes them per epoch. With
-`replace_bad` (training) an unreadable video is replaced by the next readable item and reported in the item's
-`skipped`, so batches keep their size; otherwise (evaluation) the `BadVideo` goes to the collate, which drops it.
+the number of workers; `set_epoch` changes them per epoch. With `replace_bad` (training) an unreadable video is
+replaced by the next readable item and reported in the item's `skipped`, so batches keep their size; otherwise
+(evaluation) the `BadVideo` goes to the collate (`unloc.data.collate`), which drops it.
+
+The loaders: `train_batches(dataset, train_cfg, seed=)` is the `batches=` factory of `fit`; for each epoch it calls
+`dataset.set_epoch(epoch)` and returns the trainer's own sharded, seeded loader (`unloc.train.batches.make_loader`),
+so the data order stays a pure function of (seed, epoch) and resuming mid-epoch skips the consumed steps; a replaced
+video is named, with the reason, in a warning the first time. `eval_batches` walks a dataset once in order and
+reports every video that could not be read (DESIGN.md: nothing is dropped without being counted).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
-from unloc.data.frames import BadVideo, ClipDataset, FpsSampling, LinspaceSampling, item_generator
+from unloc.data.clips import BadVideo, ClipDataset, item_generator
+from unloc.data.collate import TaskBatch, TaskItem, collate_task
 from unloc.data.records import Query
-from unloc.data.task_batch import TaskItem
+from unloc.data.sampling import FpsSampling, LinspaceSampling
 from unloc.data.video import Clip
 from unloc.ops.segments import linspace_sec_per_unit, sec_to_units
+from unloc.train.batches import make_loader
+from unloc.train.config import TrainConfig
+from unloc.train.distributed import world_info
 
 log = logging.getLogger(__name__)
+
 _CAPTION_SALT = 0x5EED  # decorrelates the caption draw from the clip dataset's crop draw of the same item
 Tokenizer = Callable[[list[str]], torch.Tensor]
 
@@ -43,7 +55,7 @@ class Entry:
     Attributes:
         clip_index: item of the clip dataset to read (a video, or one window of it).
         video_id: id in the annotation file.
-        duration_sec: annotated duration.
+        duration_sec: annotated duration (0 = unknown: the clip's own duration is used).
         segments: class segments (start_sec, end_sec, class index in the task's class list).
         queries: moment-retrieval captions of the item (all of the video's, or one).
         pick_one: draw one of `queries` per epoch (moment-retrieval training per video).
@@ -114,6 +126,12 @@ class TaskDataset(Dataset):
         self.replace_bad, self.seed, self.epoch = replace_bad, seed, 0
         self.report = report or DataReport()
 
+    @classmethod
+    def unannotated(cls, clips: ClipDataset, class_names: Sequence[str] = ()) -> TaskDataset:
+        """Every item of `clips` (each video, or each window) without annotations: what inference reads."""
+        entries = [Entry(i, clips.video_ids[number], 0.0) for i, (number, _) in enumerate(clips.items)]
+        return cls(clips, entries, class_names=class_names)
+
     def set_epoch(self, epoch: int) -> None:
         """Change the random draws (crop, flip, window, caption) for a new epoch."""
         self.epoch = epoch
@@ -122,15 +140,14 @@ class TaskDataset(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> TaskItem | BadVideo:
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+    def __getitem__(self, index: int) -> TaskItem | BadVideo:
         skipped: list[BadVideo] = []
         for attempt in range(len(self.entries)):
             i = (index + attempt) % len(self.entries)
             entry = self.entries[i]
-            got = self.clips[(epoch, entry.clip_index)]
+            got = self.clips.item(entry.clip_index, self.epoch)
             if not isinstance(got, BadVideo):
-                item = self._item(entry, got, epoch, i)
+                item = self._item(entry, got, i)
                 item.skipped = skipped
                 return item
             if not self.replace_bad:
@@ -139,7 +156,7 @@ class TaskDataset(Dataset):
                 skipped.append(got)
         raise RuntimeError(f"no readable video among the {len(self.entries)} items; first failure: {skipped[0]}")
 
-    def _item(self, entry: Entry, got: tuple[str, int, Clip], epoch: int, index: int) -> TaskItem:
+    def _item(self, entry: Entry, got: tuple[str, int, Clip], index: int) -> TaskItem:
         _, start, clip = got
         duration = entry.duration_sec if entry.duration_sec > 0 else clip.duration_sec
         spu, t0 = time_map(clip, start, self.clips.sampling, duration)
@@ -147,17 +164,17 @@ class TaskDataset(Dataset):
                         timestamps_sec=clip.timestamps_sec, window_start=start, duration_sec=duration,
                         sec_per_unit=spu, t0_sec=t0, segments=torch.zeros(0, 2), labels=torch.zeros(0, dtype=torch.long))
         if entry.queries:
-            self._add_captions(item, self._chosen(entry, epoch, index))
+            self._add_captions(item, self._chosen(entry, index))
         elif entry.segments:
             seg = torch.tensor([(s, e) for s, e, _ in entry.segments], dtype=torch.float64)  # (s, 2) seconds
             item.segments = sec_to_units(seg, spu, t0).float()
             item.labels = torch.tensor([label for _, _, label in entry.segments], dtype=torch.long)
         return item
 
-    def _chosen(self, entry: Entry, epoch: int, index: int) -> tuple[Query, ...]:
+    def _chosen(self, entry: Entry, index: int) -> tuple[Query, ...]:
         if not entry.pick_one or len(entry.queries) == 1:
             return entry.queries
-        generator = item_generator(self.seed ^ _CAPTION_SALT, epoch, index)
+        generator = item_generator(self.seed ^ _CAPTION_SALT, self.epoch, index)
         return (entry.queries[int(torch.randint(len(entry.queries), (1,), generator=generator))],)
 
     def _add_captions(self, item: TaskItem, queries: tuple[Query, ...]) -> None:
@@ -176,4 +193,65 @@ class TaskDataset(Dataset):
         item.labels = torch.nonzero(mask)[:, 0]  # caption index of each window
 
 
-__all__ = ["DataReport", "Entry", "TaskDataset", "time_map"]
+def train_batches(dataset: TaskDataset, cfg: TrainConfig, *, seed: int) -> Callable[..., Iterable[TaskBatch]]:
+    """`epoch -> this rank's micro-batches of TaskBatch`, for `fit(..., seed=seed, batches=train_batches(ds, cfg,
+    seed=seed))`; `seed` orders the data, as `fit` would order a dataset.
+
+    Steps per epoch are len(dataset) // global_batch_size (the last partial batch is dropped, as official).
+    """
+
+    reported: set[str] = set()
+
+    def batches(epoch: int, start_step: int = 0) -> _ReportSkipped:
+        dataset.set_epoch(epoch)
+        info = world_info()
+        loader = make_loader(dataset, cfg, seed=seed, epoch=epoch, start_step=start_step, rank=info.rank,
+                             world_size=info.world_size, collate_fn=collate_task)
+        return _ReportSkipped(loader, reported)
+
+    return batches
+
+
+class _ReportSkipped:
+    """A training loader that logs each video it had to replace (unreadable), once per run, naming it and why."""
+
+    def __init__(self, loader: DataLoader, reported: set[str]):
+        self.loader, self.reported = loader, reported
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[TaskBatch]:
+        for batch in self.loader:
+            for bad in batch.skipped:
+                if bad.path not in self.reported:
+                    self.reported.add(bad.path)
+                    log.warning("training video %s could not be read and is replaced by the next readable item "
+                                "(%d so far): %s", bad.path, len(self.reported), bad.reason)
+            yield batch
+
+
+def eval_batches(dataset: TaskDataset, batch_size: int = 1, num_workers: int = 0,
+                 skipped: list[BadVideo] | None = None) -> Iterator[TaskBatch]:
+    """Every item once, in dataset order; batches that lost all their videos are not yielded.
+
+    Args:
+        dataset: an evaluation dataset.
+        batch_size: videos (or windows) per batch; 1 is the official test setting.
+        num_workers: DataLoader workers.
+        skipped: if given, unreadable videos are appended to it; they are also logged at the end.
+    """
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        collate_fn=collate_task)
+    bad: list[BadVideo] = []
+    for batch in loader:
+        bad += batch.skipped
+        if len(batch):
+            yield batch
+    if skipped is not None:
+        skipped += bad
+    if bad:
+        log.warning("%d video(s) skipped as unreadable: %s", len(bad), "; ".join(f"{b.path}: {b.reason}" for b in bad))
+
+
+__all__ = ["DataReport", "Entry", "TaskDataset", "eval_batches", "time_map", "train_batches"]

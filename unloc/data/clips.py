@@ -1,18 +1,22 @@
-"""A torch Dataset of sampled, preprocessed clips: the frames UnLoc's image tower reads (paper §3, §4.1).
+"""Clip datasets: one sampled clip per video (or per window of it), as decoded frames or as cached features (paper §3,
+§4.1, §4.3).
 
-The training input is a clip of frames per video: evenly spread over the whole video for localization and retrieval
+The image tower reads a clip of frames per video: evenly spread over the whole video for localization and retrieval
 (`LinspaceSampling`), or a fixed-rate window for segmentation (`FpsSampling`). `FrameDataset` decodes and transforms
-one clip per item (in DataLoader workers; `unloc.data.loader.ClipLoader` batches them). Random draws (crop, flip,
-window) depend only on (seed, epoch, index), so they do not change with the number of workers. A bad video either
-raises `VideoDecodeError` naming the file or, with `skip_bad=True`, becomes a `BadVideo` item that the loader counts
-and reports.
+the clip (in DataLoader workers); with a frozen image tower, `FeatureDataset` reads the same clip's per-frame features
+from a `FeatureCache` instead, cutting fixed-rate windows from the cached whole-video stream, so one cache serves every
+window length and `clip.frames` holds (t, d) features where the frame path has (t, 3, s, s) pixels. Random draws
+(crop, flip, window) depend only on (seed, epoch, index), so they do not change with the number of workers. An
+unreadable video either raises an error naming the file or, with `skip_bad=True`, becomes a `BadVideo` item that the
+task loaders count and report (`unloc.data.collate`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+import json
 import os
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,38 +24,18 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from unloc.data.sampling import WindowMode, choose_window_start, linspace_indices, window_starts
+from unloc.data.feature_spec import sampling_spec
+from unloc.data.features import CacheEntryError, FeatureCache
+from unloc.data.sampling import (
+    FpsSampling,
+    LinspaceSampling,
+    choose_window_start,
+    linspace_indices,
+    pad_samples,
+    window_starts,
+)
 from unloc.data.transforms import FrameTransform
 from unloc.data.video import Clip, VideoDecodeError, VideoFile
-
-
-@dataclass(frozen=True)
-class LinspaceSampling:
-    """F frames at floor(linspace(0, N-1, F)) over the whole video (128 for TAL / MR in the paper)."""
-
-    num_frames: int = 128
-
-    def __post_init__(self):
-        if self.num_frames < 1:
-            raise ValueError(f"LinspaceSampling.num_frames must be >= 1, got {self.num_frames}")
-
-
-@dataclass(frozen=True)
-class FpsSampling:
-    """Frames at `fps` per second cut into windows of `window` (2 fps and 512 for segmentation).
-
-    `mode`: "all" = one dataset item per consecutive window; "random" / "center" = one window per video, starting
-    anywhere (stride 1, official COIN training) or in the middle (official test).
-    """
-
-    fps: float = 2.0
-    window: int = 512
-    mode: WindowMode = "all"
-
-    def __post_init__(self):
-        if not 0 < self.fps < math.inf or self.window < 1 or self.mode not in ("all", "random", "center"):
-            raise ValueError(f"FpsSampling needs a finite fps > 0, window >= 1 and mode all / random / center, got "
-                             f"{self.fps}, {self.window}, {self.mode!r}")
 
 
 @dataclass(frozen=True)
@@ -71,9 +55,9 @@ def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
 class ClipDataset(Dataset):
     """Shared item logic of clip datasets: one item per video, or per window with `FpsSampling(mode="all")`.
 
-    Subclasses give `_num_samples(number)` (length of a video's sample stream, for indexing windows) and
-    `_load(number, start, generator) -> (window_start, Clip)`. Errors of the types in `skippable` become `BadVideo`
-    items when `skip_bad` is set; they must carry `.path` and `.reason`.
+    Items are `(video_id, window_start, Clip)`, or `BadVideo`. Subclasses give `_num_samples(number)` (length of a
+    video's sample stream, for indexing windows) and `_load(number, start, generator) -> (window_start, Clip)`. Errors
+    of the types in `skippable` become `BadVideo` items when `skip_bad` is set; they must carry `.path` and `.reason`.
 
     Args:
         paths: one source path per video (a video file, or a cache file).
@@ -130,9 +114,11 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[str, int, Clip] | BadVideo:
-        """Item `index`, or `(epoch, index)` as `ClipLoader` asks (so persistent workers see the epoch)."""
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+    def __getitem__(self, index: int) -> tuple[str, int, Clip] | BadVideo:
+        return self.item(index, self.epoch)
+
+    def item(self, index: int, epoch: int) -> tuple[str, int, Clip] | BadVideo:
+        """Item `index` with the random draws of `epoch`."""
         number, start = self.items[index]
         if index in self.bad_at_index:
             return self.bad_at_index[index]
@@ -184,3 +170,55 @@ class FrameDataset(ClipDataset):
         clip.frames = self.transform(clip.frames, generator)  # (t, h, w, 3) uint8 -> (t, 3, s, s) float
         clip.frames[~clip.mask] = 0.0  # padding stays exactly zero after normalisation
         return start, clip
+
+
+class FeatureDataset(ClipDataset):
+    """Items `(video_id, window_start, Clip)` with `clip.frames` = float32 features (t, d) from a `FeatureCache`.
+
+    Args:
+        cache: the cache (its spec must have been extracted with the same sampling kind and rate / frame count).
+        video_ids: videos to serve.
+        sampling: `LinspaceSampling(F)` matching the cache, or `FpsSampling(fps, window, mode)` with the cache's fps.
+        skip_bad: return a `BadVideo` for a missing or corrupt cache entry instead of raising `CacheEntryError`.
+        seed: base seed of the random window choice (mode "random").
+    """
+
+    skippable = (CacheEntryError,)
+
+    def __init__(self, cache: FeatureCache, video_ids: Sequence[str], sampling: LinspaceSampling | FpsSampling, *,
+                 skip_bad: bool = False, seed: int = 0):
+        if sampling_spec(sampling) != cache.spec["sampling"]:
+            raise ValueError(f"sampling {sampling_spec(sampling)} does not match the cache's {cache.spec['sampling']}"
+                             f" ({cache.dir})")
+        self.cache = cache
+        super().__init__([str(cache.path(v)) for v in video_ids], list(video_ids), sampling, skip_bad=skip_bad,
+                         seed=seed)
+
+    def _num_samples(self, number: int) -> int:
+        path = self.paths[number]
+        try:
+            with open(path, "rb") as handle:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                return int(json.loads(handle.read(length))["__metadata__"]["num_samples"])
+        except (OSError, ValueError, KeyError, TypeError, struct.error) as err:
+            raise CacheEntryError(path, f"cannot read its header ({err})") from err
+
+    def _load(self, number: int, start: int, generator: torch.Generator) -> tuple[int, Clip]:
+        entry = self.cache.read(self.video_ids[number])
+        features, times, mask, frame_idx = entry.features.float(), entry.timestamps_sec, entry.mask, entry.frame_idx
+        if isinstance(self.sampling, LinspaceSampling):
+            start = 0
+        else:
+            start = self.window_start(len(features), start, generator)
+            span = slice(start, start + self.sampling.window)
+            real = mask[span]
+            features, times, mask, frame_idx = pad_samples(features[span], times[span], frame_idx[span],
+                                                           self.sampling.window, 1.0 / self.sampling.fps)
+            mask[:len(real)] &= real  # (window,) padding and samples the cache marked invalid are both False
+        clip = Clip(frames=features, timestamps_sec=times, mask=mask, frame_idx=frame_idx,
+                    video_path=entry.video_path, duration_sec=entry.duration_sec, num_frames=entry.num_frames,
+                    fps=entry.fps)
+        return start, clip
+
+
+__all__ = ["BadVideo", "ClipDataset", "FeatureDataset", "FrameDataset", "item_generator"]
