@@ -25,8 +25,8 @@ def test_an_undefined_profile_is_an_error(tmp_path):
         study.clip_options(_params(tmp_path, {"train": {}}), "typo")
 
 
-def test_the_study_trains_with_shape_hard_negatives():
-    assert study.clip_options(PARAMS, None) == {"action_weight": 0.0, "word_weight": 0.0, "negative_groups": [SHAPES]}
+def test_the_study_trains_with_shape_hard_negatives_and_the_word_term():
+    assert study.clip_options(PARAMS, None) == {"action_weight": 0.0, "word_weight": 30.0, "negative_groups": [SHAPES]}
 
 
 def test_named_and_explicit_groups(tmp_path):
