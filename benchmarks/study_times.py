@@ -3,16 +3,17 @@
 Every DVC stage but `generate` runs a notebook through papermill, which stores the notebook's and every cell's start,
 end and duration in the executed copy under `reports/`. The notebook's start is taken before the kernel starts, so
 kernel start = first cell start - notebook start. The cell that imports `unloc` is the import cost; the cell that runs
-the stage (`run_stage`, `pretrain_clip`, `reevaluate`) is split with the run directory's `times.json` (written by
-`unloc.run.experiment.run_experiment`: feature extraction, training, prediction, evaluation) or, for older runs, its
-`metrics.json` (train_seconds, eval_seconds; extraction is then part of "setup"); "setup" is what remains of that cell
-(datasets, model, checkpoint loading); "other cells" are baselines, figures and tables. Ablation seeds form one group.
+the stage (`run_against_baselines`, `run_seeds`, `pretrain_clip`, `reevaluate`) is split with the run directory's
+`times.json` (written by `unloc.run.experiment.run_experiment`: feature extraction, training, prediction, evaluation;
+an ablation's seeds summed from `<runs>/<stage>/seed<k>/`) or, for older runs, its `metrics.json` (train_seconds,
+eval_seconds; extraction is then part of "setup"); "setup" is what remains of that cell (datasets, model, checkpoint
+loading, and the trivial baselines `run_against_baselines` scores); "other cells" are figures and tables.
 
 Savings are computed from the same numbers: running all seeds of an ablation in one notebook saves every seed's
 kernel start and imports but the first; the features column is what a cache shared by the stages using the same
 frozen tower and frame sampling saves whenever a later stage recomputes it.
 
-Run: ``python benchmarks/study_times.py [--reports reports] [--json out.json] [--startup 3]`` (`--startup N` also
+Run: ``python benchmarks/study_times.py [--reports reports] [--runs runs] [--json out.json] [--startup 3]`` (`--startup N` also
 measures the kernel start and `from unloc.study import figures, stages` of a two-cell notebook N times through papermill).
 """
 
@@ -30,15 +31,19 @@ from datetime import datetime
 from pathlib import Path
 
 PARTS = ("kernel", "imports", "features", "setup", "train", "eval", "other")
-_STAGE_CALLS = ("run_stage(", "pretrain_clip(", "reevaluate(")
+_STAGE_CALLS = ("run_against_baselines(", "run_seeds(", "run_stage(", "pretrain_clip(", "reevaluate(")
 
 
 def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
-def _run_times(run_dir: Path) -> dict[str, float]:
-    """Seconds of the stage cell's parts a run directory recorded (times.json, else metrics.json)."""
+def _run_times(run_dir: Path, seed_dirs: list[Path] = ()) -> dict[str, float]:
+    """Seconds of the stage cell's parts a run directory recorded (times.json, else metrics.json); an ablation's
+    seeds, each in its own run directory under `runs/` (`seed_dirs`), are summed."""
+    if seed_dirs:
+        parts = [_run_times(d) for d in seed_dirs]
+        return {k: sum(p.get(k, 0.0) for p in parts) for k in {k for p in parts for k in p}}
     times_path, metrics_path = run_dir / "times.json", run_dir / "metrics.json"
     if times_path.is_file():
         t = json.loads(times_path.read_text(encoding="utf-8"))
@@ -50,8 +55,9 @@ def _run_times(run_dir: Path) -> dict[str, float]:
     return {}
 
 
-def notebook_row(path: Path, stage: str) -> dict | None:
-    """Seconds, start, end and the seconds of each of `PARTS` of one executed notebook; None if it did not finish."""
+def notebook_row(path: Path, stage: str, runs: Path | None = None) -> dict | None:
+    """Seconds, start, end and the seconds of each of `PARTS` of one executed notebook; None if it did not finish.
+    `runs`: the study's run root, where an ablation notebook's seeds ran (`<runs>/<stage>/seed<k>`)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     meta = nb.get("metadata", {}).get("papermill", {})
     if meta.get("duration") is None or meta.get("exception"):
@@ -71,7 +77,8 @@ def notebook_row(path: Path, stage: str) -> dict | None:
             row["eval"] += seconds  # a second stage call: re-evaluation of the trained run (prompt ensembling)
         elif any(call in source for call in _STAGE_CALLS):
             split = True
-            recorded = _run_times(path.parent)
+            seed_dirs = sorted((runs / stage).glob("seed*")) if runs is not None and "run_seeds(" in source else []
+            recorded = _run_times(path.parent, seed_dirs)
             for part, value in recorded.items():
                 row[part] += value
             row["setup"] += max(0.0, seconds - sum(recorded.values()))
@@ -82,9 +89,10 @@ def notebook_row(path: Path, stage: str) -> dict | None:
     return row
 
 
-def notebook_times(reports: Path) -> list[dict]:
+def notebook_times(reports: Path, runs: Path | None = None) -> list[dict]:
     """One `notebook_row` per finished notebook under `reports`, its stage the folder path below `reports`."""
-    rows = [notebook_row(path, str(path.parent.relative_to(reports))) for path in sorted(reports.rglob("notebook.ipynb"))]
+    rows = [notebook_row(path, str(path.parent.relative_to(reports)), runs)
+            for path in sorted(reports.rglob("notebook.ipynb"))]
     return [row for row in rows if row is not None]
 
 
@@ -136,10 +144,11 @@ def measure_startup(repeats: int) -> list[tuple[float, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", default="reports", type=Path)
+    parser.add_argument("--runs", default="runs", type=Path, help="the study's run root (ablation seeds)")
     parser.add_argument("--json", type=Path, help="also write the rows, groups, totals and savings here")
     parser.add_argument("--startup", type=int, default=0, help="measure a notebook's kernel start and imports N times")
     args = parser.parse_args()
-    rows = notebook_times(args.reports)
+    rows = notebook_times(args.reports, args.runs)
     startup = measure_startup(args.startup) if args.startup else []
     command = None
     if startup:

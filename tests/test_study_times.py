@@ -90,3 +90,22 @@ def test_no_notebooks_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), "--reports", str(tmp_path)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode != 0 and "no executed notebooks" in proc.stderr
+
+
+def test_an_ablation_notebook_sums_its_seeds_run_directories(tmp_path):
+    """One notebook runs every seed (`run_seeds`); each seed's times.json lies in `<runs>/<stage>/seed<k>/`."""
+    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    cells = [_cell('stage = "ablations.tal.heads_1"', 4, 0.01),
+             _cell("from unloc.study import ablation", 4, 3.0),
+             _cell("runs = ablation.run_seeds(stage, params_file, profile, seeds)", 7, 50.0),
+             _cell("per_seed.round(2)", 57, 1.0)]
+    _notebook(reports / "ablations/tal/heads_1/notebook.ipynb", 60.0, f"{T0}00+00:00", f"{T0}59+00:00", cells)
+    for seed, train in ((0, 20.0), (1, 22.0)):
+        (runs / "ablations/tal/heads_1" / f"seed{seed}").mkdir(parents=True)
+        (runs / "ablations/tal/heads_1" / f"seed{seed}" / "times.json").write_text(
+            json.dumps({"extract": 1.0, "train": train, "predict": 0.5, "eval": 0.25}))
+    (row,) = study_times.notebook_times(reports, runs)
+    assert row["stage"] == "ablations/tal/heads_1"
+    assert (row["features"], row["train"], row["eval"]) == (2.0, 42.0, 1.5)
+    assert row["setup"] == pytest.approx(50.0 - 45.5) and row["imports"] == 3.0
+    assert row["other"] == pytest.approx(1.01)  # the parameters cell and the table
