@@ -46,6 +46,22 @@ def test_dvc_stages_name_existing_sections():
             assert notebook in stage.get("do", stage)["deps"], f"{notebook}: a stage depends on its notebook"
 
 
+def test_every_dvc_parameter_exists_in_params_yaml():
+    """DVC stops a stage whose params list names a missing key ('ablations.mr.base' after a rename): resolve each
+    stage's foreach items and look every dotted key up."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load(PARAMS.read_text())
+    for name, stage in dvc.items():
+        body = stage.get("do", stage)
+        for item in stage.get("foreach", [None]):
+            for key in body.get("params", []):
+                dotted = key.replace("${item}", str(item)) if item is not None else key
+                node = params
+                for part in dotted.split("."):
+                    assert isinstance(node, dict) and part in node, f"{name}@{item}: params.yaml has no {dotted!r}"
+                    node = node[part]
+
+
 def _dvc_deps(name: str) -> list[str]:
     stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
     return stage.get("do", stage)["deps"]
