@@ -3,9 +3,8 @@
 The task supplies `step_fn(model, batch) -> {"loss": scalar, ...}`; the loop does the rest of an update as the
 official code does (reference/unloc-official.md section 4): gradients averaged over the global batch (ranks and
 accumulation micro-steps), global-norm clipping, SGD (or AdamW) with the scheduled, per-module learning rate. It stops
-with `NonFiniteLossError` before a non-finite loss or gradient can touch the weights, and writes a checkpoint every
-`checkpoint_every_epochs` epochs (optionally every `checkpoint_every_steps` updates) and at the end (see
-`unloc.train.checkpoint` for their format and how a run resumes).
+with `NonFiniteLossError` before a non-finite loss or gradient can touch the weights, and checkpoints every
+`checkpoint_every_epochs` epochs (or `checkpoint_every_steps` updates) and at the end (`unloc.train.checkpoint`).
 """
 
 from __future__ import annotations
@@ -212,13 +211,10 @@ def fit(
             no_grad; rank 0's metrics go into the epoch summary as `eval/<name>`.
         on_step_end: (step, record) after every update (and its checkpoint), on every rank.
         frozen_modules: submodules kept in eval mode besides those whose parameters are all frozen.
-        device: default cuda:<local rank> when available, else CPU.
-        find_unused_parameters: passed to DDP (for models whose trainable parameters skip some steps).
-        cpu_autocast: with precision 'bf16', also autocast on the CPU.
-        progress: show the progress bar (rank 0).
+        device: default cuda:<local rank> when available, else CPU. progress: the progress bar (rank 0).
+        find_unused_parameters: passed to DDP. cpu_autocast: with precision 'bf16', also autocast on the CPU.
 
-    Returns:
-        The `History` (step and epoch records as written to history.jsonl / epochs.jsonl, last checkpoint).
+    Returns: the `History` (step and epoch records as written to history.jsonl / epochs.jsonl, last checkpoint).
 
     Raises:
         NonFiniteLossError: a loss term or the gradient norm is not finite (before the update is applied).
