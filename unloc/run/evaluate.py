@@ -59,19 +59,19 @@ def evaluate_tal(cfg, submission: dict, classes: dict, out_dir: Path) -> dict[st
     gt_path, split = eval_annotations(cfg)
     pred_path = out_dir / "predictions.json"
     pred_path.write_text(json.dumps(submission))
-    dropped = 0
+    dropped, subset = 0, split or "validation"
     if cfg.data.class_split:
         gt_path = restrict_anet_classes(gt_path, classes["eval"], out_dir / "ground_truth_eval_classes.json")
         # an unseen class with no instance in the split has no AP; its detections cannot be scored, so they are
         # left out of the scored file and counted (the full submission stays in predictions.json)
-        subset = split or "validation"  # labels with an instance in the evaluated subset (not in training videos)
-        present = {a["label"] for v in json.loads(gt_path.read_text())["database"].values()
-                   if v.get("subset") == subset for a in v["annotations"]}
+        present = {  # labels with an instance in the evaluated subset (not only in training videos)
+            a["label"] for v in json.loads(gt_path.read_text())["database"].values()
+            if v.get("subset") == subset for a in v["annotations"]}
         scored = {vid: [d for d in dets if d["label"] in present] for vid, dets in submission["results"].items()}
         dropped = sum(len(d) for d in submission["results"].values()) - sum(len(d) for d in scored.values())
         pred_path = out_dir / "predictions_scored.json"
         pred_path.write_text(json.dumps({**submission, "results": scored}))
-    metrics = evaluate_temporal_localization(gt_path, pred_path, split=split or "validation")
+    metrics = evaluate_temporal_localization(gt_path, pred_path, split=subset)
     if cfg.data.class_split:
         metrics["detections_of_classes_absent_from_split"] = dropped
     return metrics
