@@ -108,3 +108,18 @@ def test_a_stage_reading_the_cache_refuses_an_init_checkpoint_with_another_image
         check_cached_tower(cfg, model)
     check_cached_tower(replace(cfg, init=InitConfig()), model)  # no init checkpoint: the tower is the cached one
     check_cached_tower(replace(cfg, **{"data.feature_cache": None}), model)  # frames are decoded: nothing to check
+
+
+def test_checking_the_cached_tower_leaves_the_training_generator_where_it_was(params):
+    # training must not depend on whether the check ran (it builds a tower, whose init draws random numbers)
+    from unloc.config import InitConfig, replace
+    from unloc.model.build import build_model
+    from unloc.run.experiment import check_cached_tower
+
+    cfg = replace(load_config("tal_cached", params), init=InitConfig(checkpoint="pretrained_unloc.safetensors"))
+    model = build_model(cfg.model)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    check_cached_tower(cfg, model)
+    assert torch.equal(torch.rand(3), expected)

@@ -91,7 +91,9 @@ def check_cached_tower(cfg: ExperimentConfig, model: nn.Module) -> None:
     the cache was built with; an UnLoc checkpoint with another image tower would make the cached features wrong."""
     if not (cfg.init.checkpoint and reads_feature_cache(cfg.data, cfg.model.tower)):
         return
-    own, ref = model.image_tower.state_dict(), build_image_tower(cfg.model.tower).eval().state_dict()
+    with torch.random.fork_rng(devices=[]):  # building the reference tower must not move the generator training uses
+        ref = build_image_tower(cfg.model.tower).eval().state_dict()
+    own = model.image_tower.state_dict()
     different = [k for k in ref if k not in own or not torch.equal(own[k].cpu(), ref[k].cpu())]
     if different:
         raise ValueError(f"the image tower loaded from {cfg.init.checkpoint} differs from the cached tower's weights "
