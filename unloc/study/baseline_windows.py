@@ -51,3 +51,86 @@ def prior_positions(spans: np.ndarray, n: int = PRIOR_POSITIONS) -> np.ndarray:
         chosen.append(best)
         covered |= hits[best]
     return candidates[chosen]
+
+
+CLASS_PRIOR_WINDOWS = 20  # windows per class and video of `class_prior_windows`
+CLASS_PRIOR_SHRINKAGE = 10.0  # pseudo-spans drawn from the pooled training spans that each class's spans are mixed with
+_LENGTHS = 30  # candidate window lengths, log-spaced over [1 %, 100 %] of the video
+_CENTRE_STEP = 0.25  # candidate centres every quarter window length
+
+
+def window_candidates() -> np.ndarray:
+    """(G, 2) candidate windows as fractions [start, end] of the video: 30 lengths log-spaced from 0.01 to 1, each at
+    centres a quarter of its length apart, spread evenly from the left edge to the right edge."""
+    rows = []
+    for length in np.geomspace(0.01, 1.0, _LENGTHS):
+        n = int(np.ceil((1.0 - length) / (_CENTRE_STEP * length))) + 1
+        starts = np.linspace(0.0, 1.0 - length, n)
+        rows.append(np.stack([starts, starts + length], axis=1))
+    return np.unique(np.round(np.concatenate(rows), 9), axis=0)
+
+
+def covering_windows(candidates: np.ndarray, spans: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """The n candidates that, chosen greedily, hit (IoU >= 0.5) the most weight of training spans not hit before.
+
+    Args:
+        candidates: (G, 2) windows; spans: (m, 2) training spans; weights: (m,) weight of each span.
+        n: how many windows at most (fewer when no candidate hits a new span).
+
+    Returns:
+        (k, 3) [start, end, gain] rows in choice order, gain = the weight of the spans it hit first (non-increasing);
+        ties: the higher IoU-weighted gain (the window that fits the spans it hits best), then the earlier candidate.
+    """
+    inter = np.clip(np.minimum(candidates[:, None, 1], spans[None, :, 1])
+                    - np.maximum(candidates[:, None, 0], spans[None, :, 0]), 0.0, None)  # (G, m)
+    union = (candidates[:, 1] - candidates[:, 0])[:, None] + (spans[:, 1] - spans[:, 0])[None, :] - inter
+    iou = inter / union  # (G, m)
+    hits = (iou >= 0.5).astype(np.float64)
+    rows, open_ = [], np.ones(len(spans))
+    for _ in range(n):
+        gain = hits @ (weights * open_)  # (G,)
+        if gain.max() <= 1e-12:
+            break
+        fit = (iou * hits) @ (weights * open_)
+        best = int(np.lexsort((np.arange(len(gain)), -fit, -np.round(gain, 12)))[0])
+        rows.append([*candidates[best], gain[best]])
+        open_ *= 1.0 - hits[best]
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def class_prior_windows(spans: np.ndarray, labels: list[str], names: list[str], n_videos: int,
+                        n: int = CLASS_PRIOR_WINDOWS, shrinkage: float = CLASS_PRIOR_SHRINKAGE) -> dict[str, np.ndarray]:
+    """The windows of each class that a training set's span statistics alone predict, scored as expected hits.
+
+    A class's span distribution is its own training spans mixed with `shrinkage` pseudo-spans spread evenly over all
+    training spans (weights ([label == class] + shrinkage / m) / (n_class + shrinkage)): a class with few training
+    segments leans on the pooled spans, a class without any (zero-shot: an unseen class) takes the pooled spans
+    alone. The windows are `covering_windows` of that distribution over `window_candidates`, and each scores the
+    expected number of the class's segments per video it hits first: the class's segments per training video
+    (classes without training segments: the mean over the training classes) times the window's gain.
+
+    Args:
+        spans: (m, 2) training segments as fractions [start, end] of their video; labels: their m class names.
+        names: the classes to predict; n_videos: training videos the spans come from.
+        n: windows per class; shrinkage: pseudo-spans of the pooled distribution (0: the class's spans alone).
+
+    Returns:
+        {name: (k, 3) [start, end, score] rows, fractions of the video, best first}.
+    """
+    if not len(spans) or n_videos <= 0:
+        raise ValueError("no training segment to take a class span prior from")
+    labels_arr = np.asarray(labels)
+    candidates = window_candidates()
+    counts = {name: int((labels_arr == name).sum()) for name in names}
+    mean_rate = len(spans) / n_videos / len(set(labels))
+    out = {}
+    for name in names:
+        own = (labels_arr == name).astype(np.float64)
+        if counts[name]:
+            weights = (own + shrinkage / len(spans)) / (counts[name] + shrinkage)
+        else:
+            weights = np.full(len(spans), 1.0 / len(spans))  # the pooled spans alone
+        rate = counts[name] / n_videos if counts[name] else mean_rate
+        rows = covering_windows(candidates, spans, weights, n)
+        out[name] = rows * np.array([1.0, 1.0, rate])
+    return out

@@ -12,7 +12,11 @@ guess earns on the same files:
 - temporal action localization: `whole_video` (every evaluation class present in the evaluated split, on
   [0, duration] of every video, scored by its training frequency), `random_windows` (20 random (class, window,
   score) detections per video, classes drawn from the same list) and `prior_windows` (each of those classes on the
-  `prior_positions` windows of the training segments, scored by training frequency times the position's rank);
+  `prior_positions` windows of the training segments, scored by training frequency times the position's rank) and
+  `class_prior_windows` (each of those classes on the 20 windows of many lengths that hit the most of the class's
+  training segments, shrunk toward all training segments; unseen zero-shot classes take the pooled segments of the
+  training classes: `baseline_windows.class_prior_windows`). No baseline looks at a video, so every class is predicted
+  in every evaluated video: a class's AP is bounded by the share of videos showing it;
 - action segmentation: `all_background` (every score below `task.background_threshold`) and `majority_class` (every
   frame predicts the step class with the most evaluation frames);
 - video pretraining: `class_prior` (every clip scored by the training frequency of each class).
@@ -37,11 +41,11 @@ from unloc.data.records import AnnotationSet
 from unloc.eval.segmentation_inputs import read_class_list, read_segmentation_ground_truth
 from unloc.run.evaluate import eval_annotations, evaluate_predictions
 from unloc.run.experiment import read_class_names
-from unloc.study.baseline_windows import prior_positions, random_windows
+from unloc.study.baseline_windows import class_prior_windows, prior_positions, random_windows
 
 BASELINES = {
     "mr": ("whole_video", "random_windows", "prior_windows"),
-    "tal": ("whole_video", "random_windows", "prior_windows"),
+    "tal": ("whole_video", "random_windows", "prior_windows", "class_prior_windows"),
     "seg": ("all_background", "majority_class"),
     "video_pretrain": ("class_prior",),
 }
@@ -104,6 +108,19 @@ def _tal_prior(cfg) -> np.ndarray:
                                            for s in v.segments))
 
 
+def _tal_class_windows(cfg, classes: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """`class_prior_windows` of `names` from the training split's segments of the run's training classes (zero-shot:
+    the seen classes; the unseen ones' training segments are never read)."""
+    train = _annotations(cfg, "train")
+    seen = set(classes["train"])
+    rows = [(s.start_sec, s.end_sec, v.duration_sec, s.label) for v in train.videos.values() for s in v.segments
+            if s.label in seen]
+    if not rows:
+        raise ValueError(f"{cfg.data.source('train').annotations}: no training segment of a training class")
+    spans = _relative_spans(r[:3] for r in rows)
+    return class_prior_windows(spans, [r[3] for r in rows if r[2] > 0], names, len(train.videos))
+
+
 def _mr_predictions(cfg, name: str, rng: np.random.Generator) -> list[dict]:
     """QVHighlights-style rows {"qid", "vid", "pred_relevant_windows", "pred_saliency_scores"?}, one per query."""
     ann = _annotations(cfg, "eval")
@@ -139,8 +156,9 @@ def _tal_predictions(cfg, name: str, classes: dict, rng: np.random.Generator) ->
     names = [c for c in classes["eval"] if c in present]
     if not names:
         raise ValueError(f"{gt_path}: no segment of split {split or 'validation'!r} has an evaluation class")
-    prior = training_prior(cfg, names) if name != "random_windows" else None
+    prior = training_prior(cfg, names) if name in ("whole_video", "prior_windows") else None
     positions = _tal_prior(cfg) if name == "prior_windows" else None
+    per_class = _tal_class_windows(cfg, classes, names) if name == "class_prior_windows" else None
     results = {}
     for video_id, video in videos.items():
         if video.segments and not any(s.label in known for s in video.segments):
@@ -148,6 +166,10 @@ def _tal_predictions(cfg, name: str, classes: dict, rng: np.random.Generator) ->
         if name == "whole_video":
             results[video_id] = [{"label": c, "score": float(p), "segment": [0.0, video.duration_sec]}
                                  for c, p in zip(names, prior)]
+        elif per_class is not None:
+            results[video_id] = [{"label": c, "score": float(score),
+                                  "segment": [float(s * video.duration_sec), float(e * video.duration_sec)]}
+                                 for c in names for s, e, score in per_class[c]]
         elif positions is not None:
             results[video_id] = [{"label": c, "score": float(p) * (1.0 - k / len(positions)),
                                   "segment": [float(s * video.duration_sec), float(e * video.duration_sec)]}
