@@ -117,17 +117,24 @@ def run_stage(stage: str, params_file: str | Path, profile: str | None, seed: in
     return result
 
 
-def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path, **task_changes: Any) -> dict:
+def reevaluate(run_dir: str | Path, params_cfg: ExperimentConfig, out_dir: str | Path,
+               eval_classes: list[str] | None = None, **task_changes: Any) -> dict:
     """Predict the evaluation split again with a trained run and a changed task setting (e.g. prompt_mode='ensemble'),
-    without retraining; writes predictions and metrics.json into `out_dir`."""
+    without retraining; writes predictions and metrics.json into `out_dir`. `eval_classes` (zero-shot stages only)
+    prompts and scores another class list than the unseen one, e.g. the seen classes."""
     from unloc.data.build import build_task_dataset
     from unloc.data.datasets import eval_batches
     from unloc.model.clip_loader import build_tokenizer
 
+    if eval_classes is not None and not params_cfg.data.class_split:
+        raise ValueError(f"{params_cfg.name}: eval_classes re-scores a zero-shot stage (data.class_split); this "
+                         "stage has none")
     _, model, classes = load_run(run_dir)
     cfg = replace(params_cfg, task=replace(params_cfg.task, **task_changes))
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     names = None if cfg.data.class_split else classes.get("train")
+    if eval_classes is not None:
+        names, classes = list(eval_classes), {**classes, "eval": list(eval_classes)}
     dataset = build_task_dataset(cfg.data, cfg.task.kind, "eval", tokenizer=tokenizer, tower=cfg.model.tower,
                                  class_names=names, seed=cfg.seed)
     task = build_task(cfg.task, class_names=classes.get("train", []), tokenizer=tokenizer,

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from unloc.study.figures.figure import finish, new_figure
 
 
 def plot_per_class_ap(per_class: Mapping[str, float], out_path: str | Path | None = None,
-                      highlight: Sequence[str] = (), title: str | None = None) -> Figure:
+                      highlight: Sequence[str] = (), title: str | None = None,
+                      labels: tuple[str, str] = ("seen in training", "unseen (held out)")) -> Figure:
     """One bar per class, best first; `per_class` maps a class to its AP in percent (as `per_class_ap.json` holds
-    it); `highlight` classes (e.g. unseen ones) are drawn in another colour."""
+    it); `highlight` classes (e.g. unseen ones) are drawn in another colour, named by `labels` (plain, highlighted)
+    in a legend."""
     if not per_class:
         raise ValueError("plot_per_class_ap needs at least one class")
     names = sorted(per_class, key=lambda n: -float(per_class[n]))
@@ -26,6 +29,8 @@ def plot_per_class_ap(per_class: Mapping[str, float], out_path: str | Path | Non
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     ax.set(ylabel="AP (%)", ylim=(0, 100))
     ax.grid(True, axis="y", alpha=0.3)
+    if marked & set(names):
+        ax.legend(handles=[Patch(color="C0", label=labels[0]), Patch(color="C1", label=labels[1])], fontsize=8)
     return finish(fig, out_path, title=title or "average precision per class")
 
 
