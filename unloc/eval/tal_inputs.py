@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.data.formats import AnnotationError
 from unloc.data.formats.activitynet13 import read_activitynet13
-from unloc.eval.inputs import EvalInputError, read_json, read_text_input
+from unloc.data.formats.fileio import read_text
+from unloc.eval.inputs import EvalInputError, read_json
 from unloc.eval.quirks import QuirkLog
 
 
@@ -43,7 +43,7 @@ class DetectionGroundTruth:
 
 def read_blocked(path: str | Path) -> set[str]:
     """Video ids to leave out: a JSON list of strings, or a text file with one id per line."""
-    text = read_text_input(path).strip()
+    text = read_text(path).strip()
     if text.startswith("["):
         ids = read_json(path, text=text)
         if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
@@ -66,10 +66,7 @@ def read_anet_ground_truth(source: str | Path, split: str, blocked: set[str], lo
     Raises:
         EvalInputError: malformed records (naming the file and video), or no segment in the subset.
     """
-    try:
-        ann = read_activitynet13(Path(source), split=split, as_given=True, data=data)
-    except AnnotationError as err:
-        raise EvalInputError(str(err)) from None
+    ann = read_activitynet13(Path(source), split=split, as_given=True, data=data)
     log.add_report(ann.quirks)
     classes: dict[str, int] = {}
     videos: dict[str, int] = {}
