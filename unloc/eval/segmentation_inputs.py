@@ -63,10 +63,15 @@ def class_names(names: object, source: str | Path, where: str) -> list[str]:
     return out
 
 
+def frame_times(duration_sec: float, fps: float) -> np.ndarray:
+    """(t,) times in seconds of the frames the evaluator samples: floor(duration * fps) frames, frame i at i / fps."""
+    return np.arange(int(np.floor(duration_sec * fps + 1e-9))) / fps
+
+
 def coin_frame_labels(video: VideoRecord, fps: float, column: dict[int, int]) -> np.ndarray:
     """(t,) int labels of one COIN video sampled at `fps` (see the module docstring); `column` maps the reader's
     class index to the evaluated column."""
-    times = np.arange(int(np.floor(video.duration_sec * fps + 1e-9))) / fps
+    times = frame_times(video.duration_sec, fps)
     labels = np.full(len(times), -1)
     for seg in video.segments:
         labels[(times >= seg.start_sec) & (times < seg.end_sec)] = column[seg.class_idx]
