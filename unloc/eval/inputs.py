@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -24,17 +23,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from unloc.data.formats.fileio import load_json_text, read_lines, read_text
-from unloc.data.formats.quirks import AnnotationError
+from unloc.data.formats.quirks import AnnotationError, input_error
 
 if TYPE_CHECKING:
     from unloc.eval.quirks import QuirkLog
 
 EvalInputError = AnnotationError  # a ground-truth or prediction record that cannot be evaluated, named in the message
-
-
-def input_error(source: str | Path, where: str, what: str) -> EvalInputError:
-    """Builds an `EvalInputError` reading `"<source>: <where>: <what>"` (where = "line 12", "results['v'][3]")."""
-    return EvalInputError(f"{source}: {where}: {what}" if where else f"{source}: {what}")
 
 
 @contextmanager
@@ -116,21 +110,6 @@ def iter_jsonl(path: str | Path, log: QuirkLog) -> Iterator[tuple[int, dict]]:
         if not isinstance(obj, dict):
             raise input_error(path, f"line {line_no}", f"expected a JSON object, got {type(obj).__name__}")
         yield line_no, obj
-
-
-def is_number(value: object) -> bool:
-    """A JSON number: int or float, not a boolean."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def finite_number(value: object, source: str | Path, where: str, what: str) -> float:
-    """Returns `value` as a float, rejecting booleans, non-numbers, NaN and infinities with an `EvalInputError`."""
-    if not is_number(value):
-        raise input_error(source, where, f"{what} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise input_error(source, where, f"{what} must be finite, got {value!r}")
-    return number
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

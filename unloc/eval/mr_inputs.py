@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from unloc.data.formats import AnnotationError, detect_format, read_annotations
+from unloc.data.formats.quirks import input_error
 from unloc.data.formats.qvhighlights import CLIP_SEC
-from unloc.eval.inputs import input_error
 from unloc.eval.quirks import QuirkLog
 
 MR_FORMATS = ("qvhighlights", "charades_sta", "activitynet_captions")

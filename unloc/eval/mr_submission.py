@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import finite_number, input_error, is_number, iter_jsonl
+from unloc.data.formats.quirks import finite_number, input_error, is_number
+from unloc.eval.inputs import iter_jsonl
 from unloc.eval.matching import zero_over_zero
 from unloc.eval.mr_inputs import MomentPrediction, MomentQuery
 from unloc.eval.quirks import QuirkLog

@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unloc.data.formats.quirks import MAX_EXAMPLES, input_error
 from unloc.data.records import QuirkReport
-from unloc.eval.inputs import input_error
-
-MAX_EXAMPLES = 3
 
 QUIRKS: dict[str, str] = {
     "pred.reversed_window": "a window with end < start: IoU computed as given, as the official formula does (it "

@@ -22,8 +22,9 @@ import numpy as np
 from unloc.data.formats.builder import same_split
 from unloc.data.formats.coin import load_coin_taxonomy, read_coin
 from unloc.data.formats.fileio import read_head, read_lines
+from unloc.data.formats.quirks import input_error
 from unloc.data.records import VideoRecord
-from unloc.eval.inputs import input_error, load_npz, read_json
+from unloc.eval.inputs import load_npz, read_json
 from unloc.eval.quirks import QuirkLog
 
 CLASSES_KEY = "__classes__"

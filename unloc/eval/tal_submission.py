@@ -18,7 +18,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from unloc.eval.inputs import finite_number, input_error
+from unloc.data.formats.quirks import finite_number, input_error
 from unloc.eval.quirks import QuirkLog
 from unloc.eval.tal_inputs import DetectionGroundTruth, Detections
 
