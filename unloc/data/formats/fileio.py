@@ -17,45 +17,41 @@ from pathlib import Path
 from unloc.data.formats.quirks import AnnotationError
 
 
+def _read_bytes(path: Path, num_bytes: int = -1) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(num_bytes)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise AnnotationError(f"{path}: cannot read the file: {err.strerror or err}") from None
+
+
+def _decode(data: bytes, path: Path, encoding: str, *, cut: bool = False) -> str:
+    """`data` decoded; `cut`: the bytes end mid-file, so a character cut at the end is left out."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        if cut and err.reason == "unexpected end of data":
+            return data[:err.start].decode(encoding)
+        line = data.count(b"\n", 0, err.start) + 1
+        raise AnnotationError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
+                              f"{err.start}); save the file as UTF-8") from None
+
+
 def read_text(path: Path, *, bom: bool = False) -> str:
     """The whole file decoded as UTF-8 (`bom=True` also accepts a leading byte-order mark).
 
     Raises:
         AnnotationError naming the file: not UTF-8 (with the line and byte), or unreadable.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise AnnotationError(f"{path}: cannot read the file: {err.strerror or err}") from None
-    try:
-        return data.decode("utf-8-sig" if bom else "utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise AnnotationError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
-                    f"save the file as UTF-8") from None
+    return _decode(_read_bytes(path), Path(path), "utf-8-sig" if bom else "utf-8")
 
 
 def read_head(path: Path, num_bytes: int) -> str:
     """The first `num_bytes` of a file as UTF-8 text (a character cut at the end is left out), for sniffing."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(num_bytes)
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise AnnotationError(f"{path}: cannot read the file: {err.strerror or err}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        if err.reason == "unexpected end of data" and len(data) == num_bytes:
-            return data[:err.start].decode("utf-8-sig")
-        line = data.count(b"\n", 0, err.start) + 1
-        raise AnnotationError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
-                              f"{err.start}); save the file as UTF-8") from None
+    data = _read_bytes(path, num_bytes)
+    return _decode(data, Path(path), "utf-8-sig", cut=len(data) == num_bytes)
 
 
 def load_json_text(text: str, path: Path, *, line_no: int | None = None,
