@@ -129,8 +129,10 @@ def parse_float(text: object, quirks: QuirkCounter, where: str, field: str) -> f
 
 def to_duration(value: object, quirks: QuirkCounter, where: str, *, text: bool = False) -> float:
     """A video duration in seconds, which must be positive (a JSON number, or text with `text=True`)."""
-    duration_sec = parse_float(value, quirks, where, "duration") if text else finite_number(value, quirks.path, where,
-                                                                                             "duration")
+    if text:
+        duration_sec = parse_float(value, quirks, where, "duration")
+    else:
+        duration_sec = finite_number(value, quirks.path, where, "duration")
     if duration_sec <= 0:
         quirks.fail(where, f"duration must be positive, got {value!r}")
     return duration_sec
