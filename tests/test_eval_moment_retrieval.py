@@ -155,7 +155,7 @@ def _write(tmp_path, lines):
 
 
 @pytest.mark.parametrize("line,message", [
-    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, 0.5]]', "line 1: malformed JSON"),
+    ('{"qid": 2579, "pred_relevant_windows": [[0, 1, 0.5]]', "line 1: not valid JSON"),
     ('{"qid": 1, "pred_relevant_windows": [[0, 1, 0.5]]}', "line 1: qid 1 (int) is not in the ground truth"),
     ('{"qid": "2579", "pred_relevant_windows": []}', "qid '2579' (str) is not in the ground truth"),
     ('{"qid": 2579, "pred_relevant_windows": [[0, 1, NaN]]}', "window 0 score must be finite, got nan"),

@@ -59,6 +59,8 @@ def test_as_given_needs_no_duration_where_the_official_evaluators_read_none(tmp_
     ({"duration": None}, "duration must be a number, got None"),
     ({"relevant_windows": [[0, "4"]]}, "segment end must be a number, got '4'"),
     ({"relevant_windows": [[False, 4]]}, "segment start must be a number, got False"),
+    ({"relevant_windows": [[0, 10**400]]}, "segment end must be finite, got 1000"),  # an int beyond float range
+    ({"duration": float("inf")}, "duration must be finite, got inf"),
     ({"saliency_scores": [[1, 2, 5], [4, 4, 0]]}, "saliency_scores must be lists of 3 integers in"),
     ({"saliency_scores": [[1, 2], [4, 4]]}, "saliency_scores must be lists of 3 integers in"),
     ({"relevant_clip_ids": [0, True]}, "relevant_clip_ids must be integers"),

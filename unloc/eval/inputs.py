@@ -1,18 +1,18 @@
 """Reading evaluation inputs: the error type, and file loading shared by the three evaluators' prediction readers.
 
 Every evaluator reads files written by someone else, so a bad record stops the run with a message that names the file
-and the line or record (`EvalInputError`), and every input the official scripts tolerate is counted
-(`unloc.eval.quirks.QuirkLog`). Files are decoded as UTF-8 in one piece (another encoding is one line naming the file,
-the line and the byte); JSON keys repeated inside an object are found while parsing (Python's json keeps the last
-value silently) and counted with their line; `.npz` archives are opened without pickle and any damage is one line.
-Nothing is dropped silently (DESIGN.md, "Conventions").
+and the line or record (`EvalInputError`, the `AnnotationError` of the ground-truth readers: one error for every bad
+input file), and every input the official scripts tolerate is counted (`unloc.eval.quirks.QuirkLog`). Text and JSON
+are read by the readers' own helpers (`unloc.data.formats.fileio`: UTF-8 in one piece, another encoding is one line
+naming the file, the line and the byte); JSON keys repeated inside an object are found while parsing (Python's json
+keeps the last value silently) and counted with their line; `.npz` archives are opened without pickle and any damage
+is one line. Nothing is dropped silently (DESIGN.md, "Conventions").
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import math
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -22,20 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from unloc.data.formats.fileio import read_text
-from unloc.data.formats.quirks import AnnotationError
+from unloc.data.formats.fileio import load_json_text, read_lines, read_text
+from unloc.data.formats.quirks import AnnotationError, input_error
 
 if TYPE_CHECKING:
     from unloc.eval.quirks import QuirkLog
 
-
-class EvalInputError(AnnotationError):
-    """A ground-truth or prediction record that cannot be evaluated; the message names the file and the record."""
-
-
-def input_error(source: str | Path, where: str, what: str) -> EvalInputError:
-    """Builds an `EvalInputError` reading `"<source>: <where>: <what>"` (where = "line 12", "results['v'][3]")."""
-    return EvalInputError(f"{source}: {where}: {what}" if where else f"{source}: {what}")
+EvalInputError = AnnotationError  # a ground-truth or prediction record that cannot be evaluated, named in the message
 
 
 @contextmanager
@@ -55,11 +48,6 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def read_text_input(path: str | Path) -> str:
-    """A whole UTF-8 text file; a missing file is `FileNotFoundError`, other problems an `EvalInputError`."""
-    return read_text(Path(path), error=EvalInputError)
-
-
 def _line_of_key(text: str, key: str, occurrence: int) -> int:
     """1-based line of the `occurrence`-th appearance of `"key":` in `text` (0 when not found)."""
     needle, pos = json.dumps(key), -1
@@ -68,16 +56,6 @@ def _line_of_key(text: str, key: str, occurrence: int) -> int:
         if pos < 0:
             return 0
     return text.count("\n", 0, pos) + 1
-
-
-def _loads(text: str, path: str | Path, line_no: int | None, hook) -> object:
-    try:
-        return json.loads(text, object_pairs_hook=hook)
-    except json.JSONDecodeError as err:
-        where = f"line {line_no}" if line_no else f"line {err.lineno} column {err.colno}"
-        raise input_error(path, where, f"malformed JSON ({err.msg})") from None
-    except RecursionError:
-        raise input_error(path, f"line {line_no}" if line_no else "", "JSON nested too deeply") from None
 
 
 def read_json(path: str | Path, log: QuirkLog | None = None, *, text: str | None = None,
@@ -91,9 +69,9 @@ def read_json(path: str | Path, log: QuirkLog | None = None, *, text: str | None
         text: the document when already read (one line of a JSON-lines file), else the file is read.
         line_no: the line `text` is on, for a line of a JSON-lines file.
     """
-    text = read_text_input(path) if text is None else text
+    text = read_text(path) if text is None else text
     if log is None:
-        return _loads(text, path, line_no, None)
+        return load_json_text(text, path, line_no=line_no)
     repeated: list[tuple[str, dict]] = []  # (key, the object holding it)
 
     def hook(pairs: list[tuple[str, object]]) -> dict:
@@ -103,7 +81,7 @@ def read_json(path: str | Path, log: QuirkLog | None = None, *, text: str | None
             repeated.extend((k, obj) for k, _ in pairs if k in seen or seen.add(k))
         return obj
 
-    data = _loads(text, path, line_no, hook)
+    data = load_json_text(text, path, line_no=line_no, object_pairs_hook=hook)
     id_maps = [data[name] for name in ("results", "scores", "labels") if isinstance(data, dict) and name in data]
     for key, obj in repeated:
         if any(obj is ids for ids in id_maps):  # a video id: unique text, so its second appearance is the repeat
@@ -124,10 +102,7 @@ def iter_jsonl(path: str | Path, log: QuirkLog) -> Iterator[tuple[int, dict]]:
     Raises:
         EvalInputError: a line that is not valid JSON or not a JSON object.
     """
-    lines = read_text_input(path).split("\n")
-    if lines[-1] == "":  # the text after the final newline is not a line
-        lines.pop()
-    for line_no, line in enumerate(lines, start=1):
+    for line_no, line in read_lines(path, blank=True):
         if not line.strip():
             log.add("pred.blank_line", path, f"line {line_no}", "blank line skipped")
             continue
@@ -135,21 +110,6 @@ def iter_jsonl(path: str | Path, log: QuirkLog) -> Iterator[tuple[int, dict]]:
         if not isinstance(obj, dict):
             raise input_error(path, f"line {line_no}", f"expected a JSON object, got {type(obj).__name__}")
         yield line_no, obj
-
-
-def is_number(value: object) -> bool:
-    """A JSON number: int or float, not a boolean."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def finite_number(value: object, source: str | Path, where: str, what: str) -> float:
-    """Returns `value` as a float, rejecting booleans, non-numbers, NaN and infinities with an `EvalInputError`."""
-    if not is_number(value):
-        raise input_error(source, where, f"{what} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise input_error(source, where, f"{what} must be finite, got {value!r}")
-    return number
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import input_error, paused_gc
+from unloc.data.formats.quirks import input_error
+from unloc.eval.inputs import paused_gc
 from unloc.eval.matching import format_threshold, rank_padded, segment_iou, stack_padded
 from unloc.eval.mr_inputs import MomentPrediction, MomentQuery, detect_mr_format, mr_format_name, read_mr_ground_truth
 from unloc.eval.mr_submission import read_mr_predictions

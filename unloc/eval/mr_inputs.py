@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from unloc.data.formats import AnnotationError, detect_format, read_annotations
+from unloc.data.formats.quirks import input_error
 from unloc.data.formats.qvhighlights import CLIP_SEC
-from unloc.eval.inputs import EvalInputError, input_error
 from unloc.eval.quirks import QuirkLog
 
 MR_FORMATS = ("qvhighlights", "charades_sta", "activitynet_captions")
@@ -68,10 +68,8 @@ def detect_mr_format(path: str | Path) -> str:
     """The ground-truth format of `path` (`unloc.data.formats.detect_format`), which must be a moment-retrieval one."""
     try:
         fmt = detect_format(Path(path))
-    except FileNotFoundError:
-        raise
     except AnnotationError as err:
-        raise EvalInputError(f"{err}; pass --format (one of {MR_FORMATS})") from None
+        raise AnnotationError(f"{err}; pass --format (one of {MR_FORMATS})") from None
     if fmt not in MR_FORMATS:
         raise input_error(path, "", f"a {fmt} file is not moment-retrieval ground truth (one of {MR_FORMATS})")
     return fmt
@@ -104,10 +102,7 @@ def read_mr_ground_truth(path: str | Path, fmt: str | None = None, log: QuirkLog
     fmt = mr_format_name(fmt) or detect_mr_format(path)
     if fmt not in MR_FORMATS:
         raise input_error(path, "", f"unknown ground-truth format {fmt!r}; use one of {MR_FORMATS}")
-    try:
-        ann = read_annotations(path, fmt, as_given=True)
-    except AnnotationError as err:
-        raise EvalInputError(str(err)) from None
+    ann = read_annotations(path, fmt, as_given=True)
     log.add_report(ann.quirks)
     queries = []
     for query in ann.queries:

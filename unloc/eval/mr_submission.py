@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import finite_number, input_error, is_number, iter_jsonl
+from unloc.data.formats.quirks import input_error
+from unloc.eval.inputs import iter_jsonl
 from unloc.eval.matching import zero_over_zero
 from unloc.eval.mr_inputs import MomentPrediction, MomentQuery
 from unloc.eval.quirks import QuirkLog
@@ -25,15 +26,6 @@ from unloc.eval.quirks import QuirkLog
 ROW_KEYS = frozenset({"qid", "vid", "query", "pred_relevant_windows", "pred_saliency_scores"})
 MAX_PRED_WINDOWS = 10  # windows per line that QVHighlights' MR-mAP reads
 _WINDOW_VALUES = ("start", "end", "score")
-
-
-def _number(value: object, path: Path, where: str, what: str, log: QuirkLog) -> float:
-    if isinstance(value, bool):
-        log.add("pred.bool_as_number", path, where, f"{what} is {value}; read as {int(value)}")
-        return float(value)
-    if not is_number(value):
-        raise input_error(path, where, f"{what} must be a number, got {value!r} (the official script fails on it)")
-    return finite_number(value, path, where, what)
 
 
 def _qid(row: dict, path: Path, where: str, queries: dict[int, MomentQuery], log: QuirkLog) -> int:
@@ -63,7 +55,7 @@ def _windows(raw: object, path: Path, where: str, log: QuirkLog, qvh: bool) -> n
                 raise input_error(path, where, f"window {i} must be [start, end, score], got {w!r}")
             if len(w) > 3:
                 log.add("pred.extra_values", path, where, f"window {i} {w!r}: values after the score ignored")
-            rows.append([_number(v, path, where, f"window {i} {name}", log) for v, name in zip(w, _WINDOW_VALUES)])
+            rows.append([log.number(v, path, where, f"window {i} {name}") for v, name in zip(w, _WINDOW_VALUES)])
         arr = np.asarray(rows, dtype=float).reshape(-1, 3)
     for kind, bad, what in (("pred.reversed_window", arr[:, 1] < arr[:, 0], "has end < start"),
                             ("pred.zero_length_window", arr[:, 1] == arr[:, 0], "has zero length"),
@@ -86,7 +78,7 @@ def _saliency(raw: object, path: Path, where: str, log: QuirkLog, query: MomentQ
     if set(map(type, raw)) <= {int, float} and np.isfinite(arr := np.asarray(raw, dtype=float)).all():
         scores = arr.reshape(-1)
     else:
-        scores = np.array([_number(v, path, where, f"saliency score {i}", log) for i, v in enumerate(raw)])
+        scores = np.array([log.number(v, path, where, f"saliency score {i}") for i, v in enumerate(raw)])
     if query.saliency is not None and len(scores) != len(query.saliency):
         log.add("pred.saliency_length_mismatch", path, where,
                 f"{len(scores)} saliency scores for {len(query.saliency)} clips: padded with 0 or cut, as official")

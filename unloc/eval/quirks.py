@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unloc.data.formats.quirks import MAX_EXAMPLES, finite_number, input_error
 from unloc.data.records import QuirkReport
-from unloc.eval.inputs import input_error
-
-MAX_EXAMPLES = 3
 
 QUIRKS: dict[str, str] = {
     "pred.reversed_window": "a window with end < start: IoU computed as given, as the official formula does (it "
@@ -99,6 +97,14 @@ class QuirkLog:
         rest = total - min(len(items), MAX_EXAMPLES)
         if rest > 0:
             self.counts[kind] = self.counts.get(kind, 0) + rest
+
+    def number(self, value: object, source: str | Path, where: str, what: str) -> float:
+        """A JSON number as the official scripts' arithmetic reads it: true/false are 1/0 (`pred.bool_as_number`,
+        counted); anything else must be a finite number."""
+        if isinstance(value, bool):
+            self.add("pred.bool_as_number", source, where, f"{what} is {value}; read as {int(value)}")
+            return float(value)
+        return finite_number(value, source, where, what)
 
     def add_report(self, report: QuirkReport) -> None:
         """Take over a ground-truth reader's counts as `gt.<name>` (never strict)."""

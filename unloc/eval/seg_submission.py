@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import input_error
+from unloc.data.formats.quirks import input_error
 from unloc.eval.quirks import QuirkLog
 from unloc.eval.segmentation_inputs import CLASSES_KEY, FrameLabels, label_arrays
 

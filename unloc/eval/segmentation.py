@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.eval.inputs import input_error, paused_gc
+from unloc.data.formats.quirks import input_error
+from unloc.eval.inputs import paused_gc
 from unloc.eval.quirks import QuirkLog
 from unloc.eval.ranking import frame_ap
 from unloc.eval.seg_submission import read_segmentation_predictions

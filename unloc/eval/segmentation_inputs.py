@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.data.formats import AnnotationError
 from unloc.data.formats.builder import same_split
 from unloc.data.formats.coin import load_coin_taxonomy, read_coin
-from unloc.data.formats.fileio import read_head
+from unloc.data.formats.fileio import read_head, read_lines
+from unloc.data.formats.quirks import input_error
 from unloc.data.records import VideoRecord
-from unloc.eval.inputs import EvalInputError, input_error, load_npz, read_json, read_text_input
+from unloc.eval.inputs import load_npz, read_json
 from unloc.eval.quirks import QuirkLog
 
 CLASSES_KEY = "__classes__"
@@ -44,15 +44,9 @@ class FrameLabels:
 def read_class_list(path: str | Path) -> list[str]:
     """Class ids in column order: COIN's taxonomy csv (`Action Id`, in numeric order) or one id per line."""
     path = Path(path)
-    try:
-        if "Action Id" in read_head(path, 4096).split("\n", 1)[0]:
-            return [str(step) for step in sorted(load_coin_taxonomy(path))]
-    except AnnotationError as err:
-        raise EvalInputError(str(err)) from None
-    names = [line.strip() for line in read_text_input(path).splitlines() if line.strip()]
-    if len(set(names)) != len(names):
-        raise input_error(path, "", f"class {next(n for n in names if names.count(n) > 1)!r} listed twice")
-    return names
+    if "Action Id" in read_head(path, 4096).split("\n", 1)[0]:
+        return [str(step) for step in sorted(load_coin_taxonomy(path))]
+    return class_names([line.strip() for _, line in read_lines(path)], path, "")
 
 
 def class_names(names: object, source: str | Path, where: str) -> list[str]:
@@ -70,10 +64,15 @@ def class_names(names: object, source: str | Path, where: str) -> list[str]:
     return out
 
 
+def frame_times(duration_sec: float, fps: float) -> np.ndarray:
+    """(t,) times in seconds of the frames the evaluator samples: floor(duration * fps) frames, frame i at i / fps."""
+    return np.arange(int(np.floor(duration_sec * fps + 1e-9))) / fps
+
+
 def coin_frame_labels(video: VideoRecord, fps: float, column: dict[int, int]) -> np.ndarray:
     """(t,) int labels of one COIN video sampled at `fps` (see the module docstring); `column` maps the reader's
     class index to the evaluated column."""
-    times = np.arange(int(np.floor(video.duration_sec * fps + 1e-9))) / fps
+    times = frame_times(video.duration_sec, fps)
     labels = np.full(len(times), -1)
     for seg in video.segments:
         labels[(times >= seg.start_sec) & (times < seg.end_sec)] = column[seg.class_idx]
@@ -84,10 +83,7 @@ def _read_coin(path: Path, fps: float | None, split: str | None, classes: list[s
                log: QuirkLog) -> FrameLabels:
     if fps is None or not fps > 0 or not np.isfinite(fps):
         raise input_error(path, "", "COIN ground truth needs a positive --fps to sample frames")
-    try:
-        ann = read_coin(path, as_given=True)
-    except AnnotationError as err:
-        raise EvalInputError(str(err)) from None
+    ann = read_coin(path, as_given=True)
     log.add_report(ann.quirks)
     evaluated = {vid: v for vid, v in ann.videos.items() if split is None or same_split(split, v.split)}
     classes = classes if classes is not None else list(ann.class_ids)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unloc.data.formats import AnnotationError
 from unloc.data.formats.activitynet13 import read_activitynet13
-from unloc.eval.inputs import EvalInputError, read_json, read_text_input
+from unloc.data.formats.fileio import load_json_text, read_text
+from unloc.data.formats.quirks import input_error
 from unloc.eval.quirks import QuirkLog
 
 
@@ -43,11 +43,11 @@ class DetectionGroundTruth:
 
 def read_blocked(path: str | Path) -> set[str]:
     """Video ids to leave out: a JSON list of strings, or a text file with one id per line."""
-    text = read_text_input(path).strip()
+    text = read_text(path).strip()
     if text.startswith("["):
-        ids = read_json(path, text=text)
+        ids = load_json_text(text, path)
         if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
-            raise EvalInputError(f"{path}: a blocked list must be a JSON list of video id strings")
+            raise input_error(path, "", "a blocked list must be a JSON list of video id strings")
         return set(ids)
     return {line.strip() for line in text.splitlines() if line.strip()}
 
@@ -66,10 +66,7 @@ def read_anet_ground_truth(source: str | Path, split: str, blocked: set[str], lo
     Raises:
         EvalInputError: malformed records (naming the file and video), or no segment in the subset.
     """
-    try:
-        ann = read_activitynet13(Path(source), split=split, as_given=True, data=data)
-    except AnnotationError as err:
-        raise EvalInputError(str(err)) from None
+    ann = read_activitynet13(Path(source), split=split, as_given=True, data=data)
     log.add_report(ann.quirks)
     classes: dict[str, int] = {}
     videos: dict[str, int] = {}
@@ -81,7 +78,7 @@ def read_anet_ground_truth(source: str | Path, split: str, blocked: set[str], lo
         for seg in video.segments:
             rows.append((videos[vid], classes.setdefault(seg.label, len(classes)), seg.start_sec, seg.end_sec))
     if not classes:
-        raise EvalInputError(f"{source}: no ground-truth segments in subset {split!r}")
+        raise input_error(source, "", f"no ground-truth segments in subset {split!r}")
     arr = np.asarray(rows, dtype=float).reshape(-1, 4)
     segments = Detections(arr[:, 0].astype(int), arr[:, 1].astype(int), arr[:, 2:4])
     return DetectionGroundTruth(segments, list(classes), videos, set(ann.classes))

@@ -18,7 +18,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from unloc.eval.inputs import finite_number, input_error
+from unloc.data.formats.quirks import finite_number, input_error
 from unloc.eval.quirks import QuirkLog
 from unloc.eval.tal_inputs import DetectionGroundTruth, Detections
 
@@ -29,9 +29,6 @@ _LABEL, _SCORE, _SEGMENT = itemgetter("label"), itemgetter("score"), itemgetter(
 
 def _bound(value: object, source: str, rec: str, what: str, log: QuirkLog) -> float:
     """A segment bound as the official `float(...)` reads it: numbers, booleans and numeric text."""
-    if isinstance(value, bool):
-        log.add("pred.bool_as_number", source, rec, f"{what} is {value}; read as {int(value)}")
-        return float(value)
     if isinstance(value, str):
         try:
             number = float(value)
@@ -39,7 +36,7 @@ def _bound(value: object, source: str, rec: str, what: str, log: QuirkLog) -> fl
             raise input_error(source, rec, f"{what} {value!r} is not a number (the official float() fails)") from None
         log.add("pred.number_as_string", source, rec, f"{what} {value!r} read as {number}, as float() does")
         return finite_number(number, source, rec, what)
-    return finite_number(value, source, rec, what)
+    return log.number(value, source, rec, what)
 
 
 def _slow_records(kept: list[tuple[str, list]], source: str, log: QuirkLog):

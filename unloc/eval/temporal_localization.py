@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unloc.data.formats import fileio
 from unloc.eval.inputs import paused_gc, read_json
 from unloc.eval.matching import format_threshold, interpolated_ap, match_groups, zero_over_zero
 from unloc.eval.quirks import QuirkLog
@@ -109,7 +110,7 @@ def evaluate_temporal_localization(gt_path: str | Path, pred_path: str | Path, s
     """
     log = QuirkLog(strict=strict, source=str(pred_path))
     blocked = read_blocked(blocked_path) if blocked_path else set()
-    ground_truth = read_json(gt_path)  # first: a bad ground truth stops before a 50 MB submission is parsed
+    ground_truth = fileio.read_json(gt_path)  # first: a bad ground truth stops before a 50 MB submission is parsed
     submission = read_json(pred_path, log)
     return activitynet_detection_metrics(ground_truth, submission, split=split, blocked=blocked, gt_source=str(gt_path),
                                          pred_source=str(pred_path), log=log)

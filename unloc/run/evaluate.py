@@ -17,6 +17,7 @@ import numpy as np
 
 from unloc.data.formats import read_annotations
 from unloc.eval import class_frame_ap, evaluate_moment_retrieval, evaluate_segmentation, evaluate_temporal_localization
+from unloc.eval.segmentation_inputs import frame_times
 from unloc.tasks.action_segmentation import scores_at
 
 _DROP = ("per_class_AP", "input_quirks")
@@ -64,9 +65,8 @@ def evaluate_tal(cfg, submission: dict, classes: dict, out_dir: Path) -> dict[st
         gt_path = restrict_anet_classes(gt_path, classes["eval"], out_dir / "ground_truth_eval_classes.json")
         # an unseen class with no instance in the split has no AP; its detections cannot be scored, so they are
         # left out of the scored file and counted (the full submission stays in predictions.json)
-        present = {  # labels with an instance in the evaluated subset (not only in training videos)
-            a["label"] for v in json.loads(gt_path.read_text())["database"].values()
-            if v.get("subset") == subset for a in v["annotations"]}
+        restricted = read_annotations(gt_path, "activitynet13", split=subset, as_given=True)
+        present = {s.label for v in restricted.videos.values() for s in v.segments}  # (not only in training videos)
         scored = {vid: [d for d in dets if d["label"] in present] for vid, dets in submission["results"].items()}
         dropped = sum(len(d) for d in submission["results"].values()) - sum(len(d) for d in scored.values())
         pred_path = out_dir / "predictions_scored.json"
@@ -87,11 +87,9 @@ def evaluate_mr(cfg, rows: list[dict], out_dir: Path) -> dict[str, Any]:
 def evaluate_seg(cfg, stitched: dict, out_dir: Path) -> dict[str, Any]:
     gt_path, split = eval_annotations(cfg)
     fps = cfg.data.sampling.fps
-    database = json.loads(gt_path.read_text())["database"]
-    arrays = {}
-    for vid, pred in stitched.items():
-        n = int(np.floor(float(database[vid]["duration"]) * fps + 1e-9))  # the evaluator's own frame count
-        arrays[vid] = scores_at(pred, np.arange(n) / fps).astype(np.float32)  # (n, q) on the evaluator's grid
+    videos = read_annotations(gt_path, "coin", as_given=True).videos
+    arrays = {vid: scores_at(pred, frame_times(videos[vid].duration_sec, fps)).astype(np.float32)  # (n, q) on the
+              for vid, pred in stitched.items()}                                                  # evaluator's grid
     pred_path = out_dir / "predictions.npz"
     np.savez_compressed(pred_path, **arrays)
     taxonomy = gt_path.parent / "taxonomy_target_action_mapping.csv"

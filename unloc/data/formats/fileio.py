@@ -17,56 +17,55 @@ from pathlib import Path
 from unloc.data.formats.quirks import AnnotationError
 
 
-def read_text(path: Path, *, error: type[ValueError] = AnnotationError, bom: bool = False) -> str:
-    """The whole file decoded as UTF-8 (`bom=True` also accepts a leading byte-order mark).
-
-    Raises:
-        `error` (default `AnnotationError`) naming the file: not UTF-8 (with the line and byte), or unreadable.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise error(f"{path}: cannot read the file: {err.strerror or err}") from None
-    try:
-        return data.decode("utf-8-sig" if bom else "utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise error(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
-                    f"save the file as UTF-8") from None
-
-
-def read_head(path: Path, num_bytes: int) -> str:
-    """The first `num_bytes` of a file as UTF-8 text (a character cut at the end is left out), for sniffing."""
-    path = Path(path)
+def _read_bytes(path: Path, num_bytes: int = -1) -> bytes:
     try:
         with open(path, "rb") as f:
-            data = f.read(num_bytes)
+            return f.read(num_bytes)
     except FileNotFoundError:
         raise
     except OSError as err:
         raise AnnotationError(f"{path}: cannot read the file: {err.strerror or err}") from None
+
+
+def _decode(data: bytes, path: Path, encoding: str, *, cut: bool = False) -> str:
+    """`data` decoded; `cut`: the bytes end mid-file, so a character cut at the end is left out."""
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
-        if err.reason == "unexpected end of data" and len(data) == num_bytes:
-            return data[:err.start].decode("utf-8-sig")
+        if cut and err.reason == "unexpected end of data":
+            return data[:err.start].decode(encoding)
         line = data.count(b"\n", 0, err.start) + 1
         raise AnnotationError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
                               f"{err.start}); save the file as UTF-8") from None
 
 
-def load_json_text(text: str, path: Path, *, error: type[ValueError] = AnnotationError,
+def read_text(path: Path, *, bom: bool = False) -> str:
+    """The whole file decoded as UTF-8 (`bom=True` also accepts a leading byte-order mark).
+
+    Raises:
+        AnnotationError naming the file: not UTF-8 (with the line and byte), or unreadable.
+    """
+    return _decode(_read_bytes(path), Path(path), "utf-8-sig" if bom else "utf-8")
+
+
+def read_head(path: Path, num_bytes: int) -> str:
+    """The first `num_bytes` of a file as UTF-8 text (a character cut at the end is left out), for sniffing."""
+    data = _read_bytes(path, num_bytes)
+    return _decode(data, Path(path), "utf-8-sig", cut=len(data) == num_bytes)
+
+
+def load_json_text(text: str, path: Path, *, line_no: int | None = None,
                    object_pairs_hook: Callable | None = None) -> object:
-    """Parse JSON text read from `path`; a syntax error names the file, line and column."""
+    """Parse JSON text read from `path` (`line_no`: the line it is, in a JSON-lines file); a syntax error names the
+    file and the line (and column, for a whole file)."""
+    where = f"line {line_no}: " if line_no else ""
     try:
         return json.loads(text, object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError as err:
-        raise error(f"{path}: line {err.lineno} column {err.colno}: not valid JSON: {err.msg}") from None
+        where = where or f"line {err.lineno} column {err.colno}: "
+        raise AnnotationError(f"{path}: {where}not valid JSON: {err.msg}") from None
     except RecursionError:
-        raise error(f"{path}: JSON nested too deeply") from None
+        raise AnnotationError(f"{path}: {where}JSON nested too deeply") from None
 
 
 def read_json(path: Path) -> object:
@@ -116,9 +115,10 @@ def read_csv(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[st
         line_no = reader.line_num + 1
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its newline) for each non-blank line of a text file."""
+def read_lines(path: Path, *, blank: bool = False) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its newline) for each non-blank line of a text file (`blank=True`:
+    for every line)."""
     for line_no, line in enumerate(io.StringIO(read_text(path), newline=None), start=1):  # universal newlines
         line = line.rstrip("\n")
-        if line.strip():
+        if blank or line.strip():
             yield line_no, line

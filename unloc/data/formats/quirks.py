@@ -56,6 +56,11 @@ class AnnotationError(ValueError):
     """Bad annotation input; the message names the file and the line or record."""
 
 
+def input_error(source: str | Path, where: str, what: str) -> AnnotationError:
+    """An `AnnotationError` reading `"<source>: <where>: <what>"` (where = "line 12", "results['v'][3]", or empty)."""
+    return AnnotationError(f"{source}: {where}: {what}" if where else f"{source}: {what}")
+
+
 class QuirkCounter:
     """Counts quirks (or raises on them in strict mode) for one file.
 
@@ -73,7 +78,7 @@ class QuirkCounter:
 
     def fail(self, where: str, message: str) -> NoReturn:
         """Raise an `AnnotationError` naming the file and the record `where`."""
-        raise AnnotationError(f"{self.path}: {where}: {message}")
+        raise input_error(self.path, where, message)
 
     def note(self, name: str, where: str, detail: str) -> None:
         """Count one occurrence of quirk `name` at record `where`; in strict mode raise instead."""
@@ -92,13 +97,23 @@ class QuirkCounter:
         return QuirkReport(counts=dict(self._counts), examples={k: tuple(v) for k, v in self._examples.items()})
 
 
-def to_float(value: object, quirks: QuirkCounter, where: str, field: str) -> float:
-    """A finite JSON number (int or float; not a boolean, string or null), else an `AnnotationError` naming `where`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        quirks.fail(where, f"{field} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        quirks.fail(where, f"{field} is not finite: {value!r}")
-    return float(value)
+def is_number(value: object) -> bool:
+    """A JSON number: int or float, not a boolean."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite_number(value: object, source: str | Path, where: str, field: str) -> float:
+    """`value` as a float: a finite JSON number (int or float; not a boolean, string or null), else an
+    `AnnotationError` naming `source` and `where`."""
+    if not is_number(value):
+        raise input_error(source, where, f"{field} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise input_error(source, where, f"{field} must be finite, got {value!r}")
+    return number
 
 
 def parse_float(text: object, quirks: QuirkCounter, where: str, field: str) -> float:
@@ -114,7 +129,10 @@ def parse_float(text: object, quirks: QuirkCounter, where: str, field: str) -> f
 
 def to_duration(value: object, quirks: QuirkCounter, where: str, *, text: bool = False) -> float:
     """A video duration in seconds, which must be positive (a JSON number, or text with `text=True`)."""
-    duration_sec = (parse_float if text else to_float)(value, quirks, where, "duration")
+    if text:
+        duration_sec = parse_float(value, quirks, where, "duration")
+    else:
+        duration_sec = finite_number(value, quirks.path, where, "duration")
     if duration_sec <= 0:
         quirks.fail(where, f"duration must be positive, got {value!r}")
     return duration_sec
@@ -149,8 +167,8 @@ def clean_window(pair: object, duration_sec: float, quirks: QuirkCounter, where:
     """
     if not isinstance(pair, (list, tuple)) or len(pair) != 2:
         quirks.fail(where, f"a segment must be [start, end], got {pair!r}")
-    start_sec = to_float(pair[0], quirks, where, "segment start")
-    end_sec = to_float(pair[1], quirks, where, "segment end")
+    start_sec = finite_number(pair[0], quirks.path, where, "segment start")
+    end_sec = finite_number(pair[1], quirks.path, where, "segment end")
     if quirks.as_given:
         return _count_as_given(start_sec, end_sec, duration_sec, quirks, where)
     if start_sec > end_sec:

@@ -9,13 +9,12 @@ The split is read from the file name (`highlight_{train,val,test}_release.jsonl`
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 
 from unloc.data.formats.builder import AnnotationBuilder
-from unloc.data.formats.fileio import read_lines
+from unloc.data.formats.fileio import load_json_text, read_lines
 from unloc.data.formats.quirks import to_duration
 from unloc.data.records import AnnotationSet, VideoRecord
 
@@ -72,10 +71,7 @@ def read_qvhighlights(path: Path, *, strict: bool = False, split: str | None = N
         return b.build()
     for line_no, line in read_lines(path):
         where = f"line {line_no}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            b.fail(where, f"not valid JSON: {err.msg}")
+        row = load_json_text(line, path, line_no=line_no)
         if not isinstance(row, dict) or any(k not in row for k in _REQUIRED):
             b.fail(where, f"a QVHighlights record needs the fields {_REQUIRED}")
         qid = row["qid"]
