@@ -22,11 +22,10 @@ class UsageError(ValueError):
 USER_ERRORS: dict[str, tuple[str, ...]] = {
     "unloc.cli.errors": ("UsageError",),
     "unloc.schema": ("ConfigError",),
-    "unloc.data.formats.quirks": ("AnnotationError",),
+    "unloc.data.formats.quirks": ("AnnotationError",),  # also unloc.eval.inputs.EvalInputError (the same class)
     "unloc.data.video": ("VideoDecodeError",),
     "unloc.data.extract": ("VideoListError",),
     "unloc.data.features": ("CacheMismatchError", "CacheEntryError"),
-    "unloc.eval.inputs": ("EvalInputError",),
     "unloc.model.clip_loader": ("CheckpointError",),
     "unloc.train.checkpoint": ("ResumeError", "CorruptCheckpointError"),
     "unloc.train.loop": ("NonFiniteLossError",),

@@ -114,11 +114,11 @@ def _tal_class_windows(cfg, classes: dict, names: list[str]) -> dict[str, np.nda
     train = _annotations(cfg, "train")
     seen = set(classes["train"])
     rows = [(s.start_sec, s.end_sec, v.duration_sec, s.label) for v in train.videos.values() for s in v.segments
-            if s.label in seen]
+            if s.label in seen and v.duration_sec > 0]
     if not rows:
         raise ValueError(f"{cfg.data.source('train').annotations}: no training segment of a training class")
     spans = _relative_spans(r[:3] for r in rows)
-    return class_prior_windows(spans, [r[3] for r in rows if r[2] > 0], names, len(train.videos))
+    return class_prior_windows(spans, [r[3] for r in rows], names, len(train.videos))
 
 
 def _mr_predictions(cfg, name: str, rng: np.random.Generator) -> list[dict]:
