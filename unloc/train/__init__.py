@@ -2,7 +2,7 @@
 
 from unloc.train.checkpoint import ResumeError, latest_checkpoint
 from unloc.train.config import TrainConfig
-from unloc.train.distributed import all_gather_with_grad, barrier, is_main, launch, world_info
+from unloc.train.distributed import barrier, is_main, launch, world_info
 from unloc.train.loop import History, NonFiniteLossError, fit, set_train_mode
 from unloc.train.optim import LrSchedule, build_optimizer, build_param_groups
 from unloc.train.sampler import EpochShardSampler
@@ -11,6 +11,6 @@ from unloc.train.weights import LoadReport, load_weights, read_weights, save_wei
 
 __all__ = [
     "EpochShardSampler", "History", "LoadReport", "LrSchedule", "NonFiniteLossError", "ResumeError", "TrainConfig",
-    "all_gather_with_grad", "barrier", "build_optimizer", "build_param_groups", "fit", "is_main", "latest_checkpoint",
+    "barrier", "build_optimizer", "build_param_groups", "fit", "is_main", "latest_checkpoint",
     "launch", "load_weights", "read_weights", "save_weights", "seed_everything", "set_train_mode", "world_info",
 ]

@@ -1,4 +1,4 @@
-"""Data-parallel training across processes: launching, process-group helpers and a differentiable all-gather.
+"""Data-parallel training across processes: launching and process-group helpers.
 
 The official code trains data-parallel with a global batch of 64 split over devices and averages gradients across
 them before clipping (reference/unloc-official.md section 4); moment retrieval gathers every caption of the global
@@ -81,50 +81,6 @@ def all_gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world
     dist.all_gather_object(out, obj)
     return out
-
-
-class _GatherWithGrad(torch.autograd.Function):
-    """Concatenate every rank's tensor along dim 0; the backward returns this rank's slice of the summed gradient."""
-
-    @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
-        world, rank = dist.get_world_size(), dist.get_rank()
-        size = torch.tensor([tensor.shape[0]], device=tensor.device, dtype=torch.int64)
-        sizes = [torch.zeros_like(size) for _ in range(world)]
-        dist.all_gather(sizes, size)
-        counts = [int(s.item()) for s in sizes]
-        longest = max(counts)
-        padded = tensor.new_zeros((longest, *tensor.shape[1:]))
-        padded[: tensor.shape[0]] = tensor
-        parts = [torch.empty_like(padded) for _ in range(world)]
-        dist.all_gather(parts, padded.contiguous())
-        ctx.start, ctx.count = sum(counts[:rank]), counts[rank]
-        return torch.cat([part[:n] for part, n in zip(parts, counts)], dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        # every rank's loss may depend on this rank's rows: their gradient is the sum over ranks
-        total = grad.contiguous().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        return total[ctx.start : ctx.start + ctx.count]
-
-
-def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
-    """Every rank's rows, concatenated in rank order, with the gradient flowing back to this rank's rows.
-
-    The backward sums the incoming gradient over ranks before slicing, so that with DDP's gradient averaging a loss
-    computed on the gathered rows gives the same update as one process holding the whole batch. Ranks may hold
-    different numbers of rows.
-
-    Args:
-        tensor: (b_rank, ...) this rank's rows; the trailing shape and dtype must agree across ranks.
-
-    Returns:
-        (sum of b_rank, ...) rank 0's rows first; the input itself in a single process.
-    """
-    if world_info().world_size == 1:
-        return tensor
-    return _GatherWithGrad.apply(tensor)
 
 
 def wrap_ddp(model: nn.Module, device: torch.device, *, find_unused_parameters: bool = False) -> nn.Module:
