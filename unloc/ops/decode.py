@@ -5,15 +5,14 @@ A position with anchor a (level-0 units) and stride s predicts (ds, de) in units
     start_sec = (a − ds·s) · sec_per_unit + t0_sec,   end_sec = (a + de·s) · sec_per_unit + t0_sec,
 
 clipped to [0, duration_sec]. (sec_per_unit, t0_sec) are the per-video sampling constants of ``segments``; for
-linspace sampling this reproduces the official (a ∓ d·2^l)·(N−1)/(F−1)·secs_per_timestep. :func:`encode_segments` is the
-inverse for a segment that contains the anchor.
+linspace sampling this reproduces the official (a ∓ d·2^l)·(N−1)/(F−1)·secs_per_timestep.
 """
 
 from __future__ import annotations
 
 import torch
 
-from unloc.ops.segments import Number, sec_to_units, units_to_sec
+from unloc.ops.segments import Number, units_to_sec
 
 
 def _per_video(x: Number | None, ndim: int, like: torch.Tensor) -> Number | None:
@@ -58,31 +57,3 @@ def decode_segments(
         seg = torch.minimum(seg, dur[..., None]) if isinstance(dur, torch.Tensor) else seg.clamp_max(dur)
     return seg
 
-
-def encode_segments(
-    segments_sec: torch.Tensor,
-    anchors: torch.Tensor,
-    point_strides: torch.Tensor,
-    *,
-    sec_per_unit: Number,
-    t0_sec: Number = 0.0,
-) -> torch.Tensor:
-    """Segments in seconds -> displacements of every anchor to them, in units of the anchor's stride.
-
-    The inverse of :func:`decode_segments` (without clipping): (a − s, e − a) / stride in level-0 units. Values are
-    negative where the anchor lies outside the segment.
-
-    Args:
-        segments_sec: (..., 2) segments in seconds; per-video ``sec_per_unit`` / ``t0_sec`` of shape (b,) need
-            ``segments_sec`` of shape (b, ..., 2).
-        anchors, point_strides: (T,).
-
-    Returns:
-        (..., T, 2) displacements.
-    """
-    ndim = segments_sec.dim()
-    spu, t0 = _per_video(sec_per_unit, ndim, segments_sec), _per_video(t0_sec, ndim, segments_sec)
-    units = sec_to_units(segments_sec, spu, t0)[..., None, :]  # (..., 1, 2)
-    left = anchors - units[..., 0]
-    right = units[..., 1] - anchors
-    return torch.stack([left, right], dim=-1) / point_strides[:, None]
