@@ -15,8 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from unloc.data.features import FeatureCache, atomic_write_bytes, file_bytes
+from unloc.data.features import FeatureCache, file_bytes
 from unloc.data.paths import candidate_names, resolve_videos
+from unloc.train.atomic import atomic_write_bytes
 
 FAILED_SUFFIX = ".failed.json"
 UNREADABLE = "videos that could not be read"

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import socket
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +24,11 @@ import safetensors.torch
 import torch
 
 from unloc.data.feature_spec import FORMAT, FORMAT_VERSION, feature_key
-from unloc.train.atomic import pid_alive
+from unloc.train.atomic import atomic_write_bytes, remove_stale_temporaries
 
 SUFFIX = ".safetensors"
 _META_FIELDS = ("format", "version", "key", "video_id", "num_samples", "dim", "dtype", "checksum", "video_path",
                 "duration_sec", "video_num_frames", "video_fps", "video_bytes")
-_TEMP = re.compile(r"^\..+\.(?P<host>[^.]+)\.(?P<pid>\d+)\.tmp$")  # .<name>.<host>.<pid>.tmp
 
 
 class CacheEntryError(RuntimeError):
@@ -69,21 +66,6 @@ def file_bytes(path: str | os.PathLike) -> int:
         return os.stat(path).st_size
     except OSError:
         return -1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync it, rename it over `path`, fsync the directory."""
-    temp = path.parent / f".{path.name}.{socket.gethostname().split('.')[0]}.{os.getpid()}.tmp"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _checksum(*tensors: torch.Tensor) -> str:
@@ -217,13 +199,7 @@ class FeatureCache:
 
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files left by killed writers on this host (dead pid); returns how many."""
-        host, removed = socket.gethostname().split(".")[0], 0
-        for temp in self.dir.glob(".*.tmp"):
-            match = _TEMP.match(temp.name)
-            if match and match["host"] == host and not pid_alive(int(match["pid"])):
-                temp.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        return len(remove_stale_temporaries(self.dir)[0])
 
 
 def find_cache(root: str | os.PathLike, spec: dict) -> FeatureCache:
