@@ -144,3 +144,17 @@ def test_a_directory_or_unreadable_path_is_one_line(tmp_path, capsys):
     with pytest.raises(AnnotationError, match="gt.json: cannot read the file"):
         read_activitynet13(folder)
     assert main(["data", "check", str(folder), "--format", "activitynet13"]) == 2
+
+
+def test_name_lists_skip_comments_and_refuse_repeats_or_emptiness(tmp_path):
+    from unloc.data.formats.fileio import read_names
+
+    names = tmp_path / "classes.txt"
+    names.write_text("# classes\nfirst class  # the one\n\nsecond, with a comma\n")
+    assert read_names(names) == ["first class", "second, with a comma"]
+    names.write_text("a\nb\na\n")
+    with pytest.raises(AnnotationError, match=r"classes.txt: line 3: 'a' is listed twice"):
+        read_names(names)
+    names.write_text("# nothing\n\n")
+    with pytest.raises(AnnotationError, match="classes.txt: no names"):
+        read_names(names)

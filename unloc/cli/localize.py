@@ -14,28 +14,17 @@ import json
 from pathlib import Path
 
 from unloc.cli.args import existing_dir, existing_file, int_at_least, output_file, positive_float, torch_device
+from unloc.data.formats.fileio import read_json, read_names
 from unloc.infer.localize import LocalizeError, localize, to_json
 
 
 def read_class_file(path: Path) -> list[str]:
     """Class names from a text file (one a line; blank lines and '#' comments skipped) or a JSON list of strings."""
-    if path.is_dir():
-        raise IsADirectoryError(f"classes file {path} is a directory")
-    if not path.is_file():
-        raise FileNotFoundError(f"classes file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        names = json.loads(text) if path.suffix == ".json" else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise LocalizeError(f"{path}: cannot read class names ({err})") from err
-    if path.suffix == ".json":
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise LocalizeError(f"{path}: expected a JSON list of class names")
-        return names
-    names = [line.strip() for line in text.splitlines()]
-    names = [n for n in names if n and not n.startswith("#")]
-    if not names:
-        raise LocalizeError(f"{path}: no class names (one per line)")
+    if path.suffix != ".json":
+        return read_names(path)
+    names = read_json(path)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise LocalizeError(f"{path}: expected a JSON list of class names")
     return names
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from unloc.data.formats import POLICIES, READERS, read_annotations
-from unloc.data.formats.fileio import read_text
+from unloc.data.formats.fileio import read_names
 from unloc.data.paths import VideoPaths, resolve_videos
 from unloc.data.records import AnnotationSet
 
@@ -63,14 +63,10 @@ def empty_warnings(ann_set: AnnotationSet) -> list[str]:
     return [f"{ann_set.path}: no records read (an empty file, or no record of the requested split)"]
 
 
-def _read_names(path: Path) -> list[str]:
-    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
-
-
 def _reader_options(args: argparse.Namespace) -> dict:
     options = {}
     if args.classes is not None:
-        options["classes"] = _read_names(args.classes)
+        options["classes"] = read_names(args.classes)
     if args.taxonomy is not None:
         options["taxonomy"] = args.taxonomy
     if args.durations:

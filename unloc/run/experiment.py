@@ -30,6 +30,7 @@ from unloc.config.strict import to_dict
 from unloc.data.build import build_task_dataset, reads_feature_cache
 from unloc.data.datasets import eval_batches, train_batches
 from unloc.data.extract import fill_feature_cache
+from unloc.data.formats.fileio import read_names
 from unloc.model.build import build_image_tower, build_model
 from unloc.model.clip_loader import build_tokenizer
 from unloc.run.evaluate import evaluate_predictions
@@ -71,21 +72,6 @@ def build_run_model(cfg: ExperimentConfig) -> tuple[nn.Module, Any]:
     return model, build_tokenizer(cfg.model.text_tower or cfg.model.tower)
 
 
-def read_class_names(path: str | Path) -> list[str]:
-    """Class names, one per line (blank lines and '#' comments skipped); duplicates are an error naming the line."""
-    names: list[str] = []
-    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
-        name = line.split("#", 1)[0].strip()
-        if not name:
-            continue
-        if name in names:
-            raise ValueError(f"{path}: line {line_no}: class {name!r} is listed twice")
-        names.append(name)
-    if not names:
-        raise ValueError(f"{path}: no class names")
-    return names
-
-
 def check_cached_tower(cfg: ExperimentConfig, model: nn.Module) -> None:
     """When the stage reads the feature cache, its model's image tower (after the init checkpoint) must be the tower
     the cache was built with; an UnLoc checkpoint with another image tower would make the cached features wrong."""
@@ -103,7 +89,7 @@ def check_cached_tower(cfg: ExperimentConfig, model: nn.Module) -> None:
 
 def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
     kind = cfg.task.kind
-    names = read_class_names(cfg.data.classes_file) if cfg.data.classes_file else None
+    names = read_names(cfg.data.classes_file) if cfg.data.classes_file else None
     train_ds = build_task_dataset(cfg.data, kind, "train", tokenizer=tokenizer, tower=cfg.model.tower,
                                   class_names=names, seed=cfg.seed)
     eval_names = None if (cfg.data.class_split or kind == "mr") else train_ds.class_names

@@ -37,10 +37,10 @@ import numpy as np
 
 from unloc.data.build import read_class_split
 from unloc.data.formats import read_annotations
+from unloc.data.formats.fileio import read_names
 from unloc.data.records import AnnotationSet
 from unloc.eval.segmentation_inputs import read_class_list, read_segmentation_ground_truth
 from unloc.run.evaluate import eval_annotations, evaluate_predictions
-from unloc.run.experiment import read_class_names
 from unloc.study.baseline_windows import class_prior_windows, prior_positions, random_windows
 
 BASELINES = {
@@ -64,7 +64,7 @@ def run_classes(cfg) -> dict[str, list[str]]:
     if cfg.task.kind == "mr":
         return {"train": [], "eval": []}
     if cfg.data.classes_file:
-        train = read_class_names(cfg.data.classes_file)
+        train = read_names(cfg.data.classes_file)
     elif cfg.data.class_split:
         train = read_class_split(cfg.data.class_split, "seen")
     else:

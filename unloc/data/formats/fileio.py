@@ -122,3 +122,21 @@ def read_lines(path: Path, *, blank: bool = False) -> Iterator[tuple[int, str]]:
         line = line.rstrip("\n")
         if blank or line.strip():
             yield line_no, line
+
+
+def read_names(path: Path) -> list[str]:
+    """Names, one a line (class names, video ids): blank lines and `#` comments skipped.
+
+    Raises:
+        AnnotationError naming the file (and the line): a name listed twice, or no name at all.
+    """
+    names: list[str] = []
+    for line_no, line in read_lines(path):
+        name = line.split("#", 1)[0].strip()
+        if name in names:
+            raise AnnotationError(f"{path}: line {line_no}: {name!r} is listed twice")
+        if name:
+            names.append(name)
+    if not names:
+        raise AnnotationError(f"{path}: no names (one a line)")
+    return names

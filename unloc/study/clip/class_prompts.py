@@ -38,11 +38,11 @@ def prompt_features(tower_cfg: TowerConfig, names: Sequence[str], template: str 
 def stage_class_prompts(cfg) -> tuple[list[str], torch.Tensor]:
     """The classes of a stage that lists them in `data.classes_file` (the video pretraining: the Kinetics-shaped
     classes) and their (n, d) prompt features through the stage's own text tower."""
-    from unloc.run.experiment import read_class_names
+    from unloc.data.formats.fileio import read_names
 
     if not cfg.data.classes_file:
         raise ValueError(f"stage {cfg.name} names no data.classes_file")
-    names = read_class_names(cfg.data.classes_file)
+    names = read_names(cfg.data.classes_file)
     return names, prompt_features(cfg.model.text_tower or cfg.model.tower, names)
 
 
