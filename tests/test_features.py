@@ -83,12 +83,12 @@ def test_round_trip_and_manifest(tmp_path):
     assert path == tmp_path / feature_key(SPEC) / "v1.safetensors"
     got = cache.read("v1")
     features, times, mask, idx = entry()
-    assert got.features.dtype == torch.float16 and torch.allclose(got.features.float(), features, atol=2e-3)
+    assert got.frames.dtype == torch.float16 and torch.allclose(got.frames.float(), features, atol=2e-3)
     assert torch.equal(got.timestamps_sec, times.double()) and torch.equal(got.mask, mask)
     assert torch.equal(got.frame_idx, idx)
     assert (got.video_path, got.duration_sec, got.num_frames, got.fps) == ("/videos/v1.mp4", 4.0, 24, 6.0)
     reopened = FeatureCache.open(cache.dir).read("v1")  # the directory alone finds the entry again
-    assert torch.equal(reopened.features, got.features) and torch.equal(reopened.mask, mask)
+    assert torch.equal(reopened.frames, got.frames) and torch.equal(reopened.mask, mask)
     assert not list(cache.dir.glob(".*.tmp"))  # the temporary file was renamed away
 
 

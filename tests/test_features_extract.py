@@ -69,7 +69,7 @@ def test_cached_features_equal_encoding_the_loader_frames(video_dir, tmp_path):
         _, _, clip = frames[number]
         cached = cache.read(f"v{number}")
         with torch.no_grad():
-            assert torch.allclose(cached.features, encoder.net(clip.frames), atol=1e-5)
+            assert torch.allclose(cached.frames, encoder.net(clip.frames), atol=1e-5)
         assert torch.equal(cached.timestamps_sec, clip.timestamps_sec)
         assert torch.equal(cached.frame_idx, clip.frame_idx)
     assert encoder.calls == 4 * 2  # 6 frames per video in chunks of 4 + 2
@@ -97,13 +97,13 @@ def test_damaged_file_is_recomputed(video_dir, tmp_path):
     sampling = LinspaceSampling(4)
     cache = make_cache(tmp_path, sampling)
     extract_features(good_videos(video_dir), cache, CountingEncoder(), sampling, TF, progress=False)
-    before = cache.read("v2").features
+    before = cache.read("v2").frames
     path = cache.path("v2")
     path.write_bytes(path.read_bytes()[:-10])  # truncated, e.g. by a full disk outside our atomic write
     again = CountingEncoder()
     report = extract_features(good_videos(video_dir), cache, again, sampling, TF, progress=False)
     assert report.encoded == ["v2"] and again.frames == 4
-    assert torch.equal(cache.read("v2").features, before)
+    assert torch.equal(cache.read("v2").frames, before)
 
 
 def test_entry_of_a_replaced_video_is_stale_and_recomputed(video_dir, tmp_path):
@@ -142,7 +142,7 @@ def test_workers_write_the_same_features(video_dir, tmp_path):
     extract_features(good_videos(video_dir), parallel, CountingEncoder(), sampling, TF, batch_size=2,
                      num_workers=2, progress=False)
     for video_id in good_videos(video_dir):
-        assert torch.equal(serial.read(video_id).features, parallel.read(video_id).features)
+        assert torch.equal(serial.read(video_id).frames, parallel.read(video_id).frames)
 
 
 def test_feature_dataset_windows_match_frame_windows(video_dir, tmp_path):
@@ -242,6 +242,6 @@ def test_cli_end_to_end_with_a_local_checkpoint(video_dir, tmp_path, capsys):
     transform = FrameTransform(crop_size=32, short_side=37, mean=tower.mean, std=tower.std)
     _, _, clip = FrameDataset([str(video_dir / "v1.mp4")], LinspaceSampling(5), transform)[0]
     with torch.no_grad():
-        assert torch.allclose(cache.read("v1").features, tower(clip.frames), atol=1e-4)
+        assert torch.allclose(cache.read("v1").frames, tower(clip.frames), atol=1e-4)
     assert main(argv) == 0  # a second run finds everything cached
     assert "encoded 0, already cached 2, failed 0" in capsys.readouterr().out

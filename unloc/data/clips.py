@@ -205,7 +205,7 @@ class FeatureDataset(ClipDataset):
 
     def _load(self, number: int, start: int, generator: torch.Generator) -> tuple[int, Clip]:
         entry = self.cache.read(self.video_ids[number])
-        features, times, mask, frame_idx = entry.features.float(), entry.timestamps_sec, entry.mask, entry.frame_idx
+        features, times, mask, frame_idx = entry.frames.float(), entry.timestamps_sec, entry.mask, entry.frame_idx
         if isinstance(self.sampling, LinspaceSampling):
             start = 0
         else:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import safetensors
@@ -24,6 +23,7 @@ import safetensors.torch
 import torch
 
 from unloc.data.feature_spec import FORMAT, FORMAT_VERSION, feature_key
+from unloc.data.video import Clip
 from unloc.train.atomic import atomic_write_bytes, remove_stale_temporaries
 
 SUFFIX = ".safetensors"
@@ -44,20 +44,6 @@ class CacheEntryError(RuntimeError):
 
 class CacheMismatchError(ValueError):
     """No cache under a root was built with the requested settings."""
-
-
-@dataclass
-class CachedFeatures:
-    """One video's cached features. features (t, d), timestamps_sec float64 (t,), mask bool (t,), frame_idx (t,)."""
-
-    features: torch.Tensor
-    timestamps_sec: torch.Tensor
-    mask: torch.Tensor
-    frame_idx: torch.Tensor
-    video_path: str
-    duration_sec: float
-    num_frames: int
-    fps: float
 
 
 def file_bytes(path: str | os.PathLike) -> int:
@@ -154,8 +140,9 @@ class FeatureCache:
         atomic_write_bytes(path, safetensors.torch.save(tensors, metadata=meta))
         return path
 
-    def read(self, video_id: str, video_path: str | os.PathLike | None = None) -> CachedFeatures:
-        """Load and validate one video's entry; raises `CacheEntryError` naming the file when it is unusable.
+    def read(self, video_id: str, video_path: str | os.PathLike | None = None) -> Clip:
+        """Load and validate one video's entry (its `frames` are the (t, d) features in the stored dtype); raises
+        `CacheEntryError` naming the file when it is unusable.
 
         Args:
             video_path: the video the entry should describe (default: the path recorded at extraction); when that
@@ -186,7 +173,7 @@ class FeatureCache:
         now, then = file_bytes(source), int(meta["video_bytes"])
         if now >= 0 and then >= 0 and now != then:
             raise CacheEntryError(path, f"video {source} changed since extraction ({now} bytes, extracted from {then})")
-        return CachedFeatures(features, *columns, meta["video_path"], float(meta["duration_sec"]),
+        return Clip(features, *columns, meta["video_path"], float(meta["duration_sec"]),
                               int(meta["video_num_frames"]), float(meta["video_fps"]))
 
     def is_valid(self, video_id: str, video_path: str | os.PathLike | None = None) -> bool:
