@@ -2,8 +2,8 @@
 
 import re
 
+from unloc.study.paper_numbers import paper_tables
 from unloc.study.report.paper import ABLATION_FAMILIES, NOT_PRINTED, PAPER_TABLES, our_ablation_stage
-from unloc.study.report.paper_numbers import paper_tables
 
 OUR_STAGES = {"mr.qvh_b", "mr.qvh_l", "mr.charades_b", "mr.charades_l", "mr.anet_captions_b", "mr.anet_captions_l",
               "tal.finetune", "tal.finetune_ensemble", "tal.zero_shot_75", "tal.zero_shot_50", "seg.coin",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from unloc.study.report.paper_numbers import paper_cite, paper_tables, paper_value
+from unloc.study.paper_numbers import paper_cite, paper_tables, paper_value
 
 MARKDOWN = Path(__file__).parent / "fixtures" / "paper_tables.md"
 _HEADING = re.compile(r"^#{2,3} Table (\d) ", re.MULTILINE)

@@ -17,6 +17,7 @@ from unloc.config import ExperimentConfig, load_config, read_params, save_config
 from unloc.config.strict import ConfigError
 from unloc.run.evaluate import evaluate_predictions
 from unloc.run.experiment import RunResult, load_run, run_experiment
+from unloc.study import paper_profile
 from unloc.study.examples import demo_defaults, plot_run_example  # noqa: F401  (notebook API)
 from unloc.study.items import write_item_metrics
 from unloc.study.miniworld.generate import GENERATOR_VERSION, generate_world
@@ -100,11 +101,16 @@ def describe(cfg: ExperimentConfig) -> str:
 
 def open_stage(stage: str, params_file: str | Path, profile: str | None, seed: int | None = None) -> ExperimentConfig:
     """A notebook's set-up in one call: into the repository root, the profile's world in place, the stage's config
-    resolved (its inputs checked) and described in one printed line."""
+    resolved (its inputs checked) and described in one printed line. Under a real-data profile (`paper_configs`)
+    there is no world to make; a second line names the dataset and the paper configuration the stage runs."""
     enter_repo()
-    ensure_world(params_file, profile)
+    real = paper_profile.runs_real_data(params_file, profile)
+    if not real:
+        ensure_world(params_file, profile)
     cfg = stage_config(stage, params_file, profile, seed)
     print(describe(cfg))
+    if real:
+        print(paper_profile.data_line(cfg, paper_profile.paper_config(params_file, profile, stage)))
     return cfg
 
 

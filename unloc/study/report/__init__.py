@@ -4,13 +4,13 @@ figure function returns a matplotlib Figure (Agg canvas) and can save a PNG. Per
 `unloc.study.figures`, so that an edit here reruns only the tables stage.
 """
 
+from unloc.study.paper_numbers import paper_cite, paper_value
 from unloc.study.report.effects import Effect, paired_effect, unpaired_effect
 from unloc.study.report.forest import plot_forest
 from unloc.study.report.index import write_index
 from unloc.study.report.io import collect_runs, format_mean_std, metrics_by_stage, seed_summary
 from unloc.study.report.markdown import tables_to_markdown, to_markdown
 from unloc.study.report.paper import ABLATION_FAMILIES, NOT_AVAILABLE, NOT_PRINTED, PAPER_TABLES, build_paper_tables
-from unloc.study.report.paper_numbers import paper_cite, paper_value
 from unloc.study.report.pooling import pool_split_runs
 from unloc.study.report.tables import paper_vs_ours
 from unloc.study.report.verdicts import CLAIMS, Claim, claim_table

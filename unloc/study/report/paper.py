@@ -1,7 +1,7 @@
 """The paper's numbers beside ours: which printed number (table, row, column) each of our stages and metrics faces.
 
 Every paper value comes from the transcription of the paper's Tables 1-7 (`unloc/resources/paper_tables.yaml`, read by
-`unloc.study.report.paper_numbers`) and is cited by table, row and column; a cell the paper leaves empty, or a comparison it
+`unloc.study.paper_numbers`) and is cited by table, row and column; a cell the paper leaves empty, or a comparison it
 does not print (e.g. prompt ensembling for UnLoc-B), shows "—" with the source "not printed in the paper". Rows whose
 `our_stage` the study does not run (the L-size TAL and segmentation models) show "—" on our side. The ablation tables
 (paper §4.2, Tables 1-4) list each setting once per column the paper reports: Table 1 only ANet TAL mAP@0.5, Tables
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unloc.study.report.paper_numbers import paper_cite, paper_value
+from unloc.study.paper_numbers import paper_cite, paper_value
 
 NOT_PRINTED = "not printed in the paper"
 NOT_AVAILABLE = NOT_PRINTED  # the former name

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from unloc.study.items import load_item_metrics, run_task
+from unloc.study.paper_numbers import paper_cite, paper_tables, paper_value
 from unloc.study.report.effects import Effect, paired_effect, unpaired_effect
-from unloc.study.report.paper_numbers import paper_cite, paper_tables, paper_value
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 # what a run is scored on (`unloc.study.items.run_task`) -> our headline metric; Tables 2-4 name columns by task

@@ -1,7 +1,9 @@
 """The paper's printed numbers (Tables 1-7), read from the packaged transcription `unloc/resources/paper_tables.yaml`.
 
 Every number carries its table, row and column, so a report cites it as "Table 5, QVHighlights | UnLoc-B, R@1 0.5"
-instead of a secondary source. Row keys of the ablation tables (1-4) are the study's setting names.
+instead of a secondary source. Row keys of the ablation tables (1-4) are the study's setting names. Outside
+`unloc.study.report` because the stage notebooks quote these numbers too (under the paper profile,
+`unloc.study.paper_profile`) and a task stage does not depend on the report's code.
 """
 
 from __future__ import annotations
