@@ -174,7 +174,7 @@ class FeatureCache:
         if now >= 0 and then >= 0 and now != then:
             raise CacheEntryError(path, f"video {source} changed since extraction ({now} bytes, extracted from {then})")
         return Clip(features, *columns, meta["video_path"], float(meta["duration_sec"]),
-                              int(meta["video_num_frames"]), float(meta["video_fps"]))
+                    int(meta["video_num_frames"]), float(meta["video_fps"]))
 
     def is_valid(self, video_id: str, video_path: str | os.PathLike | None = None) -> bool:
         """True when the entry exists and passes every check of `read`."""

@@ -85,5 +85,6 @@ def _counts(cfg, role: str) -> str:
 
 def data_line(cfg, config: str | None) -> str:
     """'data: QVHighlights (the paper's qvh_b configuration), evaluated on <file> (<counts>), trained on ...'."""
-    return (f"data: {dataset_name(cfg.data.source('eval').annotations)} (the paper's {config} configuration), evaluated on {_counts(cfg, 'eval')}, "
+    name = dataset_name(cfg.data.source("eval").annotations)
+    return (f"data: {name} (the paper's {config} configuration), evaluated on {_counts(cfg, 'eval')}, "
             f"trained on {_counts(cfg, 'train')}")
