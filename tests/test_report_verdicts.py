@@ -14,7 +14,7 @@ from unloc.study.report.effects import Effect
 from unloc.study.report.forest import plot_forest
 from unloc.study.report.io import collect_runs
 from unloc.study.report.pooling import pool_split_runs
-from unloc.study.report.verdicts import CLAIMS, Claim, claim_table, verdict
+from unloc.study.report.verdicts import CLAIMS, Claim, claim_table, paper_claim, verdict
 
 FX = Path(__file__).parent / "fixtures" / "eval"
 GT = {"charades_mr": FX / "charades_sta_test_excerpt.txt", "anet_mr": FX / "anet_captions_val1_excerpt.json",
@@ -45,14 +45,18 @@ def _claim(family: str, ablation: str) -> Claim:
 
 @pytest.fixture
 def runs(tmp_path):
-    """TAL ablations against the TAL default: loss_l1 clearly better, pyramid_none clearly worse, pyramid_fpn clearly
-    better, heads_3 identical to the default, towers_finetuned_frozen clearly worse; zero-shot over three splits."""
+    """TAL ablations against the TAL default: loss_l1 clearly better, loss_diou better by < 1 point, loss_l1_iou by
+    ~2.5, pyramid_none clearly worse, pyramid_fpn clearly better, heads_3 identical to the default,
+    towers_finetuned_frozen clearly worse; zero-shot over three splits."""
     rng = np.random.default_rng(0)
     for seed in range(3):
         base = _hits(rng, 0.3)
         flips = rng.random(base.size)
         _write_run(tmp_path, f"ablations/tal/default/seed{seed}", "anet_tal", base)
         _write_run(tmp_path, f"ablations/tal/loss_l1/seed{seed}", "anet_tal", np.where(flips < 0.25, 100.0, base))
+        _write_run(tmp_path, f"ablations/tal/loss_diou/seed{seed}", "anet_tal", np.where(flips < 0.01, 100.0, base))
+        _write_run(tmp_path, f"ablations/tal/loss_l1_iou/seed{seed}", "anet_tal",
+                   np.where(flips < 0.036, 100.0, base))  # ~ +2.5: the interval straddles the margin
         _write_run(tmp_path, f"ablations/tal/pyramid_none/seed{seed}", "anet_tal", np.where(flips < 0.25, 0.0, base))
         _write_run(tmp_path, f"ablations/tal/pyramid_fpn/seed{seed}", "anet_tal", np.where(flips < 0.2, 100.0, base))
         _write_run(tmp_path, f"ablations/tal/heads_3/seed{seed}", "anet_tal", base)
@@ -68,30 +72,47 @@ def test_verdict_rule():
     def effect(low, high):
         return Effect((low + high) / 2, low, high, 3, 100, "paired seeds x items")
 
-    assert verdict(effect(1.0, 3.0), 0.6) == "agrees"
-    assert verdict(effect(-3.0, -1.0), 0.6) == "disagrees"
+    # directional claims (|paper delta| >= 1): our interval's side of zero
+    assert verdict(effect(1.0, 3.0), 1.3) == "agrees"
+    assert verdict(effect(-3.0, -1.0), 1.0) == "disagrees"
     assert verdict(effect(-3.0, -1.0), -7.4) == "agrees"
-    assert verdict(effect(-1.0, 2.0), 0.6) == "inconclusive"
+    assert verdict(effect(-1.0, 2.0), 1.3) == "inconclusive"
+    assert verdict(effect(-0.5, 0.5), -7.4) == "inconclusive"  # an interval within the margin is no direction
+    # no-difference claims (|paper delta| < 1): equivalence within +-2.5
+    assert verdict(effect(-2.4, 2.2), 0.6) == "agrees"
+    assert verdict(effect(1.0, 2.5), -0.1) == "agrees"  # a difference, but smaller than the margin
+    assert verdict(effect(1.0, 3.0), 0.6) == "inconclusive"
+    assert verdict(effect(-6.8, 1.0), -0.9) == "inconclusive"
+    assert verdict(effect(2.6, 8.0), 0.6) == "disagrees"
+    assert verdict(effect(-8.4, -2.6), -0.9) == "disagrees"
+    assert verdict(effect(2.6, 8.0), 0.0) == "disagrees"
+    assert verdict(effect(1.0, 3.0), 0.6, margin=3.0) == "agrees"
+    assert verdict(effect(1.0, 3.0), 0.6, tie=0.5) == "agrees"  # +0.6 is then a direction, and ours excludes zero
     assert verdict(Effect(1.0, math.nan, math.nan, 1, 1, "paired seeds"), 0.6) == "inconclusive"
-    with pytest.raises(ValueError, match="no direction"):
-        verdict(effect(1.0, 2.0), 0.0)
+    assert [paper_claim(d) for d in (0.0, 0.99, -0.99, 1.0, -1.0)] == ["no difference"] * 3 + ["higher", "lower"]
+    with pytest.raises(ValueError, match="not a number"):
+        verdict(effect(1.0, 2.0), math.nan)
 
 
 def test_every_verdict_on_hand_made_runs(runs):
-    claims = [_claim("regression_loss", "ablations.tal.loss_l1"), _claim("pyramid", "ablations.tal.pyramid_none"),
+    claims = [_claim("regression_loss", "ablations.tal.loss_l1"), _claim("regression_loss", "ablations.tal.loss_diou"),
+              _claim("regression_loss", "ablations.tal.loss_l1_iou"), _claim("pyramid", "ablations.tal.pyramid_none"),
               _claim("pyramid", "ablations.tal.pyramid_fpn"), _claim("head_layers", "ablations.tal.heads_3"),
               _claim("towers", "ablations.tal.towers_finetuned_frozen"), _claim("fusion", "ablations.tal.fusion_late")]
     table = claim_table(runs, claims, n_resamples=2000).set_index("ablation")
     assert table["verdict"].to_dict() == {
-        "ablations.tal.loss_l1": "agrees",  # paper: L1 54.6 > IoU 54.0; ours clearly up
+        "ablations.tal.loss_l1": "disagrees",  # paper: L1 54.6 vs IoU 54.0, no difference; ours up by far more
+        "ablations.tal.loss_diou": "agrees",  # paper: 54.1 vs 54.0; ours up by < 1 point, within the margin
+        "ablations.tal.loss_l1_iou": "inconclusive",  # paper: 53.9 vs 54.0; ours ~ +2.5, straddling the margin
         "ablations.tal.pyramid_none": "agrees",  # paper: 47.3 < 54.7; ours clearly down
-        "ablations.tal.pyramid_fpn": "disagrees",  # paper: 53.8 < 54.7; ours clearly up
+        "ablations.tal.pyramid_fpn": "disagrees",  # paper: 53.8 vs 54.7, no difference; ours clearly up
         "ablations.tal.heads_3": "inconclusive",  # identical runs: a zero-width interval at zero
         "ablations.tal.towers_finetuned_frozen": "disagrees",  # paper TAL: 54.7 > 53.2; ours down
         "ablations.tal.fusion_late": "not run"}
     l1 = table.loc["ablations.tal.loss_l1"]
     assert (l1["n_seeds"], l1["n_items"], l1["metric"], l1["design"]) == (3, 300, "mAP@0.5", "paired seeds x items")
-    assert l1["paper_ablation"] == 54.6 and l1["paper_base"] == 54.0 and l1["paper_delta"] == pytest.approx(0.6)
+    assert l1["paper_ablation"] == 54.6 and l1["paper_base"] == 54.0 and l1["paper_delta"] == 0.6
+    assert l1["paper_claim"] == "no difference" and table.loc["ablations.tal.pyramid_none", "paper_claim"] == "lower"
     assert l1["same_task"] and l1["our_task"] == "ActivityNet TAL" and l1["paper_task"] == "ActivityNet TAL"
     assert l1["paper_source"] == "Table 1, losses: L1, ANet TAL mAP@0.5 vs Table 1, IoU, ANet TAL mAP@0.5"
     assert l1["ci_low"] > 0 and l1["half_width"] == pytest.approx((l1["ci_high"] - l1["ci_low"]) / 2)

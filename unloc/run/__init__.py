@@ -5,6 +5,6 @@
 them with `unloc.eval`, exactly as `unloc eval` would.
 """
 
-from unloc.run.experiment import RunResult, load_run, run_experiment
+from unloc.run.experiment import RunResult, load_run, prepare_features, run_experiment
 
-__all__ = ["RunResult", "load_run", "run_experiment"]
+__all__ = ["RunResult", "load_run", "prepare_features", "run_experiment"]

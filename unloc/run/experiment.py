@@ -98,6 +98,13 @@ def _datasets(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Any, Any]:
     return train_ds, eval_ds
 
 
+def prepare_features(cfg: ExperimentConfig, *, progress: bool = False) -> None:
+    """Encode the videos the feature cache lacks when the run reads cached tokens of a frozen image tower (a no-op
+    otherwise). `run_experiment` calls it; call it once before starting several runs that share the cache at once."""
+    if reads_feature_cache(cfg.data, cfg.model.tower):
+        fill_feature_cache(cfg.data, cfg.model.tower, build_image_tower(cfg.model.tower).eval(), progress=progress)
+
+
 def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progress: bool) -> dict[str, Any]:
     """Runs on every rank (module level, so `launch` can start it in new processes)."""
     out = Path(out_dir)
@@ -108,8 +115,8 @@ def _train_and_predict(cfg: ExperimentConfig, out_dir: str, resume: bool, progre
         torch.set_num_threads(cfg.train.num_threads)
     tokenizer = build_tokenizer(cfg.model.text_tower or cfg.model.tower)
     start = time.perf_counter()
-    if is_main() and reads_feature_cache(cfg.data, cfg.model.tower):  # frozen tower: encode missing videos once
-        fill_feature_cache(cfg.data, cfg.model.tower, build_image_tower(cfg.model.tower).eval(), progress=progress)
+    if is_main():
+        prepare_features(cfg, progress=progress)
     barrier()
     extract_seconds = time.perf_counter() - start
     train_ds, eval_ds = _datasets(cfg, tokenizer)

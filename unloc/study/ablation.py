@@ -5,20 +5,26 @@ configuration delta against the setting's base.
 given ones), each into `<runs>/<stage path>/seed<k>/` (weights, history, predictions: DVC-cached, not in git), and
 writes `<reports>/<stage path>/metrics.json` as `{"seeds": {"<k>": {metric: value}}}` (tracked in git), which
 `unloc.study.report.collect_runs` expands into one row per seed, with each seed's per-item metrics and resolved config
-beside it in `<reports>/<stage path>/seed<k>/` (what the report's paired intervals resample). One kernel start and one set of imports serve every
-seed, and the frozen towers' feature cache is shared by all of them.
+beside it in `<reports>/<stage path>/seed<k>/` (what the report's paired intervals resample). One kernel start serves
+every seed, and the frozen towers' feature cache (filled once, before any seed starts) is shared by all of them.
+
+params.yaml's `seed_workers` runs that many seeds at once, each in its own process with the thread count its config
+names (`train.num_threads`), so the metrics do not depend on `seed_workers` or on the machine's core count: two runs
+of one thread each train ~1.5x more seeds an hour than one run of two threads on two cores.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from unloc.config import ExperimentConfig, read_params, to_dict
 from unloc.config.params import profile_delta
-from unloc.run import RunResult, run_experiment
+from unloc.run import RunResult, prepare_features, run_experiment
 from unloc.study.items import ITEM_FILE, write_item_metrics
 from unloc.study.metrics import save_metrics
 from unloc.study.paths import stage_dir, study_vars
@@ -44,21 +50,44 @@ def runs_dir(params_file: str | Path, profile: str | None, stage: str, seed: int
     return root / Path(*stage.split(".")) / f"seed{seed}"
 
 
-def run_seeds(stage: str, params_file: str | Path, profile: str | None,
-              seeds: Sequence[int] | None = None) -> dict[int, RunResult]:
-    """Train and evaluate `stage` once per seed; write the per-seed metrics file of the setting; return the runs."""
-    results = {}
-    for seed in study_seeds(params_file, profile, seeds):
-        cfg = stage_config(stage, params_file, profile, seed)
-        results[seed] = run = run_experiment(cfg, runs_dir(params_file, profile, stage, seed), progress=False)
-        write_item_metrics(run.out_dir)  # per query / class: the paired intervals of the report resample them
-        kept = stage_dir(params_file, profile, stage, seed)  # tracked in git beside the setting's metrics file
-        kept.mkdir(parents=True, exist_ok=True)
-        for name in (ITEM_FILE, "config.yaml"):
-            if (run.out_dir / name).is_file():
-                shutil.copyfile(run.out_dir / name, kept / name)
+def seed_workers(params_file: str | Path, profile: str | None) -> int:
+    """How many seeds run at once: the profile's `seed_workers`, else params.yaml's, else 1."""
+    params = read_params(params_file)
+    value = profile_delta(params, profile).get("seed_workers", params.get("seed_workers", 1))
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{params_file}: seed_workers must be a positive integer, got {value!r}")
+    return value
+
+
+def run_seeds(stage: str, params_file: str | Path, profile: str | None, seeds: Sequence[int] | None = None,
+              workers: int | None = None) -> dict[int, RunResult]:
+    """Train and evaluate `stage` once per seed, `workers` (default: `seed_workers`) at a time; write the per-seed
+    metrics file of the setting; return the runs in seed order."""
+    seeds = study_seeds(params_file, profile, seeds)
+    workers = min(len(seeds), seed_workers(params_file, profile) if workers is None else workers)
+    prepare_features(stage_config(stage, params_file, profile, seeds[0]))  # every seed reads the same cache
+    jobs = [(stage, str(params_file), profile, seed) for seed in seeds]
+    if workers == 1:
+        results = dict(zip(seeds, (run_one_seed(*job) for job in jobs)))
+    else:  # spawn: fresh interpreters, no forked torch thread pools
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = dict(zip(seeds, pool.map(run_one_seed, *zip(*jobs))))
     save_metrics(stage_dir(params_file, profile, stage), {"seeds": {str(k): r.metrics for k, r in results.items()}})
     return results
+
+
+def run_one_seed(stage: str, params_file: str, profile: str | None, seed: int) -> RunResult:
+    """One seed of `stage` into its run directory, its per-item metrics and resolved config copied beside the
+    setting's metrics file (module level, so worker processes can run it)."""
+    cfg = stage_config(stage, params_file, profile, seed)
+    run = run_experiment(cfg, runs_dir(params_file, profile, stage, seed), progress=False)
+    write_item_metrics(run.out_dir)  # per query / class: the paired intervals of the report resample them
+    kept = stage_dir(params_file, profile, stage, seed)  # tracked in git beside the setting's metrics file
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in (ITEM_FILE, "config.yaml"):
+        if (run.out_dir / name).is_file():
+            shutil.copyfile(run.out_dir / name, kept / name)
+    return run
 
 
 def _flat(node: Any, prefix: str = "") -> dict[str, Any]:

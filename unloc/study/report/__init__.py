@@ -13,10 +13,11 @@ from unloc.study.report.markdown import tables_to_markdown, to_markdown
 from unloc.study.report.paper import ABLATION_FAMILIES, NOT_AVAILABLE, NOT_PRINTED, PAPER_TABLES, build_paper_tables
 from unloc.study.report.pooling import pool_split_runs
 from unloc.study.report.tables import paper_vs_ours
-from unloc.study.report.verdicts import CLAIMS, Claim, claim_table
+from unloc.study.report.verdicts import CLAIMS, MARGIN, PAPER_TIE, Claim, claim_table
 
 __all__ = [
-    "ABLATION_FAMILIES", "CLAIMS", "NOT_AVAILABLE", "NOT_PRINTED", "PAPER_TABLES", "Claim", "Effect",
+    "ABLATION_FAMILIES", "CLAIMS", "MARGIN", "NOT_AVAILABLE", "NOT_PRINTED", "PAPER_TABLES", "PAPER_TIE", "Claim",
+    "Effect",
     "build_paper_tables", "claim_table", "collect_runs", "default_families",
     "format_mean_std", "metrics_by_stage", "paired_effect", "paper_cite", "paper_value", "paper_vs_ours",
     "plot_forest", "pool_split_runs", "seed_summary", "tables_to_markdown", "to_markdown",

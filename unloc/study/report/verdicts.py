@@ -3,8 +3,12 @@
 A claim compares two settings (an ablation and the setting it is measured against) as the paper prints them in one of
 its tables (`unloc/resources/paper_tables.yaml`). Our side is the effect of the same change in our runs, with its 95 %
 interval (`unloc.study.report.effects`: paired by seed and item, or unpaired where the arms are scored on different items).
-The verdict is "agrees" when the interval excludes zero on the paper's side, "disagrees" when it excludes zero on the
-other side, "inconclusive" when it includes zero; "not run" when one of the two stages has no run.
+The paper's tables are single runs printed to 0.1 points, so a difference under `PAPER_TIE` (1 point) is read as the
+paper finding no difference, not as a direction. For a directional claim the verdict is "agrees" when our interval
+excludes zero on the paper's side, "disagrees" when it excludes zero on the other side, "inconclusive" when it includes
+zero. For a no-difference claim it is an equivalence test with margin `MARGIN` (2.5 points, the precision issue 16 asks
+of every ablation): "agrees" when the whole interval lies within +-MARGIN, "disagrees" when it lies wholly beyond one
+side of it, "inconclusive" otherwise. "not run" when one of the two stages has no run.
 
 Tables 2-4 print three columns (ANet TAL mAP@0.5, ANet-Captions MR R1@0.5, COIN mAP); the paper's number is taken from
 the column of the task our runs were scored on, and `same_task` says whether that is the paper's task and dataset
@@ -30,6 +34,8 @@ from unloc.study.paper_numbers import paper_cite, paper_tables, paper_value
 from unloc.study.report.effects import Effect, paired_effect, unpaired_effect
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
+PAPER_TIE = 1.0  # |paper difference| below this (points): the paper found no difference
+MARGIN = 2.5  # equivalence margin (points) for the paper's no-difference claims
 # what a run is scored on (`unloc.study.items.run_task`) -> our headline metric; Tables 2-4 name columns by task
 TASK_METRIC = {"anet_tal": "mAP@0.5", "anet_mr": "R1@0.5", "charades_mr": "R1@0.5", "qvh_mr": "R1@0.5",
                "coin": "mAP", "pretrain": "top1"}
@@ -86,10 +92,23 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def verdict(effect: Effect, paper_delta: float) -> str:
-    """'agrees' / 'disagrees' / 'inconclusive' from our interval's side of zero and the sign of the paper's delta."""
-    if paper_delta == 0 or not math.isfinite(paper_delta):
-        raise ValueError(f"the paper's difference {paper_delta} has no direction to test")
+def paper_claim(paper_delta: float, tie: float = PAPER_TIE) -> str:
+    """What the paper's difference says: 'higher', 'lower' or 'no difference' (|delta| < tie)."""
+    if not math.isfinite(paper_delta):
+        raise ValueError(f"the paper's difference {paper_delta} is not a number")
+    return "no difference" if abs(paper_delta) < tie else "higher" if paper_delta > 0 else "lower"
+
+
+def verdict(effect: Effect, paper_delta: float, *, tie: float = PAPER_TIE, margin: float = MARGIN) -> str:
+    """'agrees' / 'disagrees' / 'inconclusive': a directional claim against our interval's side of zero, a
+    no-difference claim (|paper_delta| < tie) against the equivalence band +-margin (module docstring)."""
+    claim = paper_claim(paper_delta, tie)
+    if not (math.isfinite(effect.ci_low) and math.isfinite(effect.ci_high)):
+        return INCONCLUSIVE
+    if claim == "no difference":
+        if -margin <= effect.ci_low and effect.ci_high <= margin:
+            return AGREES
+        return DISAGREES if effect.ci_low > margin or effect.ci_high < -margin else INCONCLUSIVE
     if effect.sign == 0:
         return INCONCLUSIVE
     return AGREES if effect.sign == int(np.sign(paper_delta)) else DISAGREES
@@ -145,12 +164,14 @@ def evaluate_claim(runs: pd.DataFrame, claim: Claim, *, n_resamples: int = 9999,
     task = _our_task(runs, (claim.base, claim.ablation))
     cell_a, cell_b, paper_task = _paper_cells(claim, task)
     paper_a, paper_b = paper_value(*cell_a), paper_value(*cell_b)
+    delta = round(paper_a - paper_b, 6)  # printed to 0.1: 54.7 - 53.7 is 1.0, not 1.0000000000000071
     metric = TASK_METRIC[task or paper_task]
     row: dict[str, object] = {
         "family": claim.family, "ablation": claim.ablation, "base": claim.base, "metric": metric,
         "our_task": TASK_NAMES.get(task or "", "not run"), "paper_task": TASK_NAMES[paper_task],
         "same_task": task == paper_task, "paper_ablation": paper_a, "paper_base": paper_b,
-        "paper_delta": round(paper_a - paper_b, 6), "paper_source": f"{paper_cite(*cell_a)} vs {paper_cite(*cell_b)}"}
+        "paper_delta": delta, "paper_claim": paper_claim(delta),
+        "paper_source": f"{paper_cite(*cell_a)} vs {paper_cite(*cell_b)}"}
     arms = [arm_values(runs, s, metric, pooled=not claim.paired) for s in (claim.ablation, claim.base)]
     if not arms[0] or not arms[1] or (claim.paired and not set(arms[0]) & set(arms[1])):
         return {**row, **dict.fromkeys(("effect", "ci_low", "ci_high", "half_width"), math.nan), "n_seeds": 0,
@@ -158,7 +179,7 @@ def evaluate_claim(runs: pd.DataFrame, claim: Claim, *, n_resamples: int = 9999,
     compare = paired_effect if claim.paired else unpaired_effect
     effect = compare(arms[0], arms[1], n_resamples=n_resamples, seed=seed)
     stats = {k: v for k, v in effect.as_dict().items() if k != "confidence"}
-    return {**row, **stats, "verdict": verdict(effect, paper_a - paper_b)}
+    return {**row, **stats, "verdict": verdict(effect, delta)}
 
 
 def claim_table(runs: pd.DataFrame, claims: Sequence[Claim] = CLAIMS, *, n_resamples: int = 9999,
@@ -173,6 +194,7 @@ def claim_table(runs: pd.DataFrame, claims: Sequence[Claim] = CLAIMS, *, n_resam
 
     Returns:
         Columns family, ablation, base, metric, our_task, paper_task, same_task, paper_ablation, paper_base,
-        paper_delta, paper_source, effect, ci_low, ci_high, half_width, n_seeds, n_items, design, verdict.
+        paper_delta, paper_claim ('higher', 'lower', 'no difference'), paper_source, effect, ci_low, ci_high,
+        half_width, n_seeds, n_items, design, verdict.
     """
     return pd.DataFrame([evaluate_claim(runs, c, n_resamples=n_resamples, seed=seed) for c in claims])
