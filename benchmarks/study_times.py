@@ -5,9 +5,10 @@ end and duration in the executed copy under `reports/`. The notebook's start is 
 kernel start = first cell start - notebook start. The cell that imports `unloc` is the import cost; the cell that runs
 the stage (`run_against_baselines`, `run_seeds`, `pretrain_clip`, `reevaluate`) is split with the run directory's
 `times.json` (written by `unloc.run.experiment.run_experiment`: feature extraction, training, prediction, evaluation;
-an ablation's seeds summed from `<runs>/<stage>/seed<k>/`) or, for older runs, its `metrics.json` (train_seconds,
-eval_seconds; extraction is then part of "setup"); "setup" is what remains of that cell (datasets, model, checkpoint
-loading, and the trivial baselines `run_against_baselines` scores); "other cells" are figures and tables.
+an ablation's seeds summed from `<runs>/<stage>/seed<k>/`, and scaled to the cell's wall time when they ran at once)
+or, for older runs, its `metrics.json` (train_seconds, eval_seconds; extraction is then part of "setup"); "setup" is
+what remains of that cell (datasets, model, checkpoint loading, and the trivial baselines `run_against_baselines`
+scores); "other cells" are figures and tables.
 
 Savings are computed from the same numbers: running all seeds of an ablation in one notebook saves every seed's
 kernel start and imports but the first; the features column is what a cache shared by the stages using the same
@@ -79,6 +80,9 @@ def notebook_row(path: Path, stage: str, runs: Path | None = None) -> dict | Non
             split = True
             seed_dirs = sorted((runs / stage).glob("seed*")) if runs is not None and "run_seeds(" in source else []
             recorded = _run_times(path.parent, seed_dirs)
+            busy = sum(recorded.values())
+            if busy > seconds:  # seeds trained at once (`seed_workers`): their seconds overlap, so the cell's wall
+                recorded = {k: v * seconds / busy for k, v in recorded.items()}  # time is split in proportion
             for part, value in recorded.items():
                 row[part] += value
             row["setup"] += max(0.0, seconds - sum(recorded.values()))

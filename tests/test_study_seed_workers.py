@@ -3,6 +3,10 @@
 """
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,3 +85,40 @@ def test_seed_workers_must_be_a_positive_integer(params):
     assert ablation.seed_workers(params, "serial") == 1
     with pytest.raises(ValueError, match="seed_workers must be a positive integer, got 0"):
         ablation.seed_workers(params, "bad")
+
+
+CHILD = """
+import multiprocessing, os, time
+from concurrent.futures import ProcessPoolExecutor
+
+from unloc.study.ablation import exit_with_parent
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(os.getpid(), 0.1))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)
+    time.sleep(1)
+    os._exit(0)  # gone without shutting the pool down, as a stopped kernel
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # an orphan's zombie waits for a reaper that a container may not run
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process states from /proc")
+def test_workers_end_with_the_process_that_started_them(tmp_path):
+    script, out = tmp_path / "child.py", tmp_path / "out.txt"
+    script.write_text(CHILD)
+    with out.open("w") as stdout:  # a file, not a pipe: a pipe would wait for the worker too
+        subprocess.run([sys.executable, str(script)], stdout=stdout, check=True, timeout=120)
+    worker = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 20
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(worker)

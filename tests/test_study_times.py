@@ -109,3 +109,18 @@ def test_an_ablation_notebook_sums_its_seeds_run_directories(tmp_path):
     assert (row["features"], row["train"], row["eval"]) == (2.0, 42.0, 1.5)
     assert row["setup"] == pytest.approx(50.0 - 45.5) and row["imports"] == 3.0
     assert row["other"] == pytest.approx(1.01)  # the parameters cell and the table
+
+
+def test_seeds_that_ran_at_once_share_the_cell_wall_time(tmp_path):
+    """Two seeds of 40 s each trained side by side (`seed_workers` 2) in a 50 s cell: 80 seed-seconds scaled to 50."""
+    reports, runs = tmp_path / "reports", tmp_path / "runs"
+    cells = [_cell("from unloc.study import ablation", 4, 3.0),
+             _cell("runs = ablation.run_seeds(stage, params_file, profile, seeds)", 7, 50.0)]
+    _notebook(reports / "ablations/mr/default/notebook.ipynb", 58.0, f"{T0}00+00:00", f"{T0}58+00:00", cells)
+    for seed in (0, 1):
+        (runs / "ablations/mr/default" / f"seed{seed}").mkdir(parents=True)
+        (runs / "ablations/mr/default" / f"seed{seed}" / "times.json").write_text(
+            json.dumps({"extract": 0.0, "train": 30.0, "predict": 6.0, "eval": 4.0}))
+    (row,) = study_times.notebook_times(reports, runs)
+    assert row["train"] == pytest.approx(37.5) and row["eval"] == pytest.approx(12.5)  # 60 : 20 of 50 s
+    assert row["setup"] == 0.0 and row["train"] + row["eval"] + row["features"] == pytest.approx(50.0)

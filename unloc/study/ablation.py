@@ -16,7 +16,10 @@ of one thread each train ~1.5x more seeds an hour than one run of two threads on
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -70,10 +73,22 @@ def run_seeds(stage: str, params_file: str | Path, profile: str | None, seeds: S
     if workers == 1:
         results = dict(zip(seeds, (run_one_seed(*job) for job in jobs)))
     else:  # spawn: fresh interpreters, no forked torch thread pools
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             results = dict(zip(seeds, pool.map(run_one_seed, *zip(*jobs))))
     save_metrics(stage_dir(params_file, profile, stage), {"seeds": {str(k): r.metrics for k, r in results.items()}})
     return results
+
+
+def exit_with_parent(parent: int, poll_seconds: float = 1.0) -> None:
+    """Worker initializer: end this worker once the process that started it (`parent`) is gone, so that a stopped
+    notebook or `dvc repro` leaves no seed training on in the background."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def run_one_seed(stage: str, params_file: str, profile: str | None, seed: int) -> RunResult:
