@@ -17,8 +17,7 @@ from unloc.study.report.verdicts import CLAIMS, MARGIN, PAPER_TIE, Claim, claim_
 
 __all__ = [
     "ABLATION_FAMILIES", "CLAIMS", "MARGIN", "NOT_AVAILABLE", "NOT_PRINTED", "PAPER_TABLES", "PAPER_TIE", "Claim",
-    "Effect",
-    "build_paper_tables", "claim_table", "collect_runs", "default_families",
+    "Effect", "build_paper_tables", "claim_table", "collect_runs", "default_families",
     "format_mean_std", "metrics_by_stage", "paired_effect", "paper_cite", "paper_value", "paper_vs_ours",
     "plot_forest", "pool_split_runs", "seed_summary", "tables_to_markdown", "to_markdown",
     "unpaired_effect", "write_index",
