@@ -68,11 +68,11 @@ def run_seeds(stage: str, params_file: str | Path, profile: str | None, seeds: S
     metrics file of the setting; return the runs in seed order."""
     seeds = study_seeds(params_file, profile, seeds)
     workers = min(len(seeds), seed_workers(params_file, profile) if workers is None else workers)
-    prepare_features(stage_config(stage, params_file, profile, seeds[0]))  # every seed reads the same cache
     jobs = [(stage, str(params_file), profile, seed) for seed in seeds]
-    if workers == 1:
+    if workers == 1:  # each run fills what the feature cache lacks itself
         results = dict(zip(seeds, (run_one_seed(*job) for job in jobs)))
-    else:  # spawn: fresh interpreters, no forked torch thread pools
+    else:  # spawn: fresh interpreters, no forked torch thread pools; the cache filled once, before any seed reads it
+        prepare_features(stage_config(stage, params_file, profile, seeds[0]))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             results = dict(zip(seeds, pool.map(run_one_seed, *zip(*jobs))))
